@@ -14,9 +14,10 @@ import tempfile
 import time
 from pathlib import Path
 
-from provenance import provenance, replace_block
+from markdown import replace_block
 
 from rwae import data
+from rwae.provenance import provenance
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -68,7 +69,7 @@ def main() -> None:
                 f"{r['build_seconds']} | {r['cached_load_seconds']} | {r['cache_megabytes']} |"
             )
         lines.append(
-            f"\nMeasured by `python benchmarks/data_build.py --readme README.md` ({Path(args.out).relative_to(REPO)}), torch {result['torch_version']}, {result['machine']['cpu_count']} threads."
+            f"\nMeasured by `python benchmarks/data_build.py --readme README.md` ({Path(args.out).relative_to(REPO)}), torch {result['torch_version']}, {result['machine']['threads']} threads."
         )
         replace_block(Path(args.readme), "data-build", "\n".join(lines))
 

@@ -48,6 +48,42 @@ def _data_show(args: argparse.Namespace) -> int:
     return 0
 
 
+def _train(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from rwae.config import load_config
+    from rwae.training import TrainingInterrupted, resume_config, train
+
+    if args.resume:
+        if args.out is None:
+            raise RWAEError("--resume needs --out DIR (the run to continue)")
+        config = resume_config(args.out, args.set)
+    else:
+        config = load_config(args.config, args.set)
+    out = args.out or str(Path("runs") / (Path(args.config).stem if args.config else "default"))
+    try:
+        summary = train(config, out, resume=args.resume, progress=not args.quiet)
+    except TrainingInterrupted as e:
+        print(f"rwae: {e}", file=sys.stderr)
+        return 130
+    if summary:
+        losses = ", ".join(f"{k} {v:.4g}" for k, v in summary["final_losses"].items() if k not in ("epoch", "lr"))
+        print(f"trained to step {summary['steps']} in {summary['seconds_this_session']:.0f} s ({losses}); model: {Path(out) / 'model'}")
+    return 0
+
+
+def _config(args: argparse.Namespace) -> int:
+    from rwae.config import load_config
+
+    print(yaml.safe_dump(load_config(args.config, args.set).to_dict(), sort_keys=False), end="")
+    return 0
+
+
+def _add_config_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--config", default=None, help="YAML config file (default: the built-in defaults)")
+    p.add_argument("--set", nargs="+", action="extend", default=[], metavar="KEY=VALUE", help="override config keys, e.g. train.steps=20 model.kernel=rbf")
+
+
 def _add_data_args(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "name", help="sprites | smmnist | fsdd | timit, or a path to user data (.npy, .npz, folder)"
@@ -98,6 +134,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--count", type=int, default=8, help="number of sequences (rows)")
     p.add_argument("--seed", type=int, default=0, help="which sequences are drawn")
     p.set_defaults(func=_data_show)
+
+    p = commands.add_parser(
+        "train",
+        help="train a model (torchrun -m rwae train ... for several processes)",
+        description="Train R-WAE (or DSVAE: model.static_penalty=kl model.dynamic_penalty=kl). "
+        "Under torchrun the same command runs PyTorch DDP.",
+    )
+    _add_config_args(p)
+    p.add_argument("--out", default=None, help="run folder (default: runs/<config name>)")
+    p.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=_train)
+
+    p = commands.add_parser("config", help="print a resolved config (all keys with their values)")
+    _add_config_args(p)
+    p.set_defaults(func=_config)
     return parser
 
 

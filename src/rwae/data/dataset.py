@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 import torch
-from torch.utils.data import Dataset
+from torch.utils.data import Dataset, default_collate
 
 LAYOUTS = ("NTHWC", "NTCHW", "NTD")
 
@@ -91,6 +91,15 @@ class SequenceDataset(Dataset):
             out[name] = torch.from_numpy(np.asarray(values[rows]))
         return out
 
+    def __getitems__(self, idx: list[int]) -> dict[str, torch.Tensor]:
+        """DataLoader's batched fetch: one stacked batch instead of a list of items."""
+        return self.batch(idx)
+
     def __repr__(self) -> str:
         shape = (len(self), self.info.seq_len, *self.info.frame_shape)
         return f"SequenceDataset({self.info.name!r}, items={shape}, labels={list(self._labels)})"
+
+
+def collate(batch: dict | list) -> dict[str, torch.Tensor]:
+    """DataLoader collate_fn that accepts a ready batch (from __getitems__) or a list of items."""
+    return batch if isinstance(batch, dict) else default_collate(batch)

@@ -1,0 +1,27 @@
+"""Closed-form divergences of diagonal Gaussians and the categorical mutual-information term."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+
+def kl_normal(mu_q: torch.Tensor, logvar_q: torch.Tensor, mu_p: torch.Tensor | None = None, logvar_p: torch.Tensor | None = None) -> torch.Tensor:
+    """KL(N(mu_q, e^logvar_q) || N(mu_p, e^logvar_p)) summed over the last dim; p defaults to N(0, I)."""
+    if mu_p is None:
+        mu_p = torch.zeros_like(mu_q)
+    if logvar_p is None:
+        logvar_p = torch.zeros_like(logvar_q)
+    kl = 0.5 * (logvar_p - logvar_q + (logvar_q.exp() + (mu_q - mu_p) ** 2) / logvar_p.exp() - 1.0)
+    return kl.sum(-1)
+
+
+def categorical_information_penalty(logits: torch.Tensor) -> torch.Tensor:
+    """KL(mean_x q(a|x) || uniform) + mean_x H(q(a|x)) for logits (B, A): minimising it maximises I(x; a)."""
+    log_q = torch.log_softmax(logits.float(), -1)
+    q = log_q.exp()
+    conditional_entropy = -(q * log_q).sum(-1).mean()
+    q_bar = q.mean(0)
+    kl_to_uniform = (q_bar * (q_bar.clamp_min(1e-12).log() + math.log(logits.shape[-1]))).sum()
+    return kl_to_uniform + conditional_entropy

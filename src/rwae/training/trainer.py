@@ -1,0 +1,293 @@
+"""The training loop: one process or many under torchrun, resumable bit-exactly.
+
+Run directory:
+  config.yaml            the resolved experiment config
+  checkpoints/last.pt    resumable state (plus step_*.pt every train.checkpoint_every steps)
+  metrics.csv            loss terms, learning rate and sequences/s every train.log_every steps
+  samples/step_*.png     inputs, reconstructions, swaps and samples every train.sample_every steps
+  model/                 the final model (save_pretrained)
+  train_summary.json     steps, time, final losses, config and provenance
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import json
+import math
+import random
+import signal
+import time
+from pathlib import Path
+
+import torch
+from torch.nn.parallel import DistributedDataParallel
+from torch.utils.data import DataLoader
+from tqdm.auto import tqdm
+
+from rwae import data as rwae_data
+from rwae._version import __version__
+from rwae.config import ExperimentConfig, OptimizerConfig
+from rwae.data.dataset import collate
+from rwae.errors import RWAEError
+from rwae.models import RWAE
+from rwae.provenance import provenance
+from rwae.training import checkpoint
+from rwae.training.distributed import DistContext, gather_along_batch, setup, teardown
+from rwae.training.metrics_log import MetricsLogger
+from rwae.training.pictures import progress_grid
+from rwae.training.sampler import ResumableBatchSampler
+
+CHECKPOINT_FORMAT = 1
+
+
+class TrainingInterrupted(RWAEError):
+    """SIGINT/SIGTERM arrived; a checkpoint was written first."""
+
+
+class TrainingDiverged(RWAEError):
+    """The loss became NaN or infinite; the last good checkpoint is kept."""
+
+
+def learning_rate_factor(step: int, total: int, schedule: str, warmup: int) -> float:
+    """Multiplier of the base learning rate at `step` (linear warm-up, then the schedule)."""
+    if warmup and step < warmup:
+        return (step + 1) / warmup
+    progress = (step - warmup) / max(1, total - warmup)
+    if schedule == "cosine":
+        return 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
+    if schedule == "linear":
+        return max(0.0, 1 - progress)
+    return 1.0
+
+
+def _adam(params, cfg: OptimizerConfig) -> torch.optim.Adam:
+    return torch.optim.Adam(params, lr=cfg.lr, betas=tuple(cfg.betas), weight_decay=cfg.weight_decay)
+
+
+class Trainer:
+    def __init__(self, config: ExperimentConfig, out: str | Path, ctx: DistContext, *, resume: bool = False, progress: bool = True) -> None:
+        self.config, self.out, self.ctx, self.progress = config, Path(out), ctx, progress
+        tc = config.train
+        self.last_path = self.out / "checkpoints" / "last.pt"
+        state = None
+        if resume:
+            state = checkpoint.load(self.last_path)
+            if state.get("format_version") != CHECKPOINT_FORMAT:
+                raise RWAEError(f"{self.last_path}: checkpoint format {state.get('format_version')}, expected {CHECKPOINT_FORMAT}")
+        elif self.last_path.exists():
+            raise RWAEError(f"{self.out} already holds a training run; pass --resume to continue it or choose another --out")
+
+        random.seed(tc.seed)
+        torch.manual_seed(tc.seed)  # identical initial weights on every rank
+        self.train_set = rwae_data.load(config.data.name, config.data.train_split, config.data.root, **config.data.options)
+        self._check_data(self.train_set)
+        self.model = RWAE(config.model).to(ctx.device)
+        if tc.channels_last and ctx.device.type in ("cpu", "cuda"):
+            self.model.set_channels_last(True)
+        self.optimizer = _adam(self.model.generator_parameters(), tc.optimizer)
+        self.critic_optimizer = _adam(self.model.critic.parameters(), tc.critic_optimizer) if config.model.uses_gan else None
+        self.step, self.epoch, self.batch_in_epoch = 0, 0, 0
+        if state is not None:
+            self._restore(state)
+        else:
+            torch.manual_seed(tc.seed + 1 + ctx.rank)  # training noise differs per rank
+        if ctx.enabled:
+            self.ddp = DistributedDataParallel(self.model, device_ids=[ctx.device.index] if ctx.device.type == "cuda" else None)
+            if tc.global_mmd:
+                self.model.gather_codes = gather_along_batch
+        else:
+            self.ddp = self.model
+        self.sampler = ResumableBatchSampler(len(self.train_set), tc.batch_size, seed=tc.seed, rank=ctx.rank, world_size=ctx.world_size)
+        self.loader = DataLoader(
+            self.train_set,
+            batch_sampler=self.sampler,
+            collate_fn=collate,
+            num_workers=config.data.num_workers,
+            persistent_workers=False,
+        )
+        self.preview_x = None
+        if ctx.is_main:
+            self.out.mkdir(parents=True, exist_ok=True)
+            config.to_yaml(self.out / "config.yaml")
+            self.metrics = MetricsLogger(self.out, resume_step=self.step if resume else None, tensorboard=tc.tensorboard)
+        self.stop_requested = False
+
+    # ------------------------------------------------------------------ setup helpers
+    def _check_data(self, dataset) -> None:
+        info = getattr(dataset, "info", None)
+        if info is None:
+            return
+        expected = list(self.config.model.frame_shape)
+        if list(info.frame_shape) != expected:
+            raise RWAEError(
+                f"data {self.config.data.name!r} has frames of shape {list(info.frame_shape)} but model.frame_shape is {expected}; "
+                f"set --set model.frame_shape={list(info.frame_shape)}"
+            )
+
+    def _restore(self, state: dict) -> None:
+        self.model.load_state_dict(state["model"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        if self.critic_optimizer is not None:
+            self.critic_optimizer.load_state_dict(state["critic_optimizer"])
+        self.step, self.epoch, self.batch_in_epoch = state["step"], state["epoch"], state["batch_in_epoch"]
+        rng = state["rng"]
+        if len(rng) == self.ctx.world_size:
+            checkpoint.set_rng_state(rng[self.ctx.rank])
+        else:  # a different number of processes: the run continues, but not bit-exactly
+            torch.manual_seed(self.config.train.seed + 1 + self.ctx.rank + self.step)
+
+    def _state(self) -> dict:
+        rng = self.ctx.gather_objects(checkpoint.rng_state())
+        state = {
+            "format_version": CHECKPOINT_FORMAT,
+            "rwae_version": __version__,
+            "step": self.step,
+            "epoch": self.epoch,
+            "batch_in_epoch": self.batch_in_epoch,
+            "config": self.config.to_dict(),
+            "model": self.model.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "rng": rng,
+            "world_size": self.ctx.world_size,
+        }
+        if self.critic_optimizer is not None:
+            state["critic_optimizer"] = self.critic_optimizer.state_dict()
+        return state
+
+    def save_checkpoint(self, keep_step_file: bool = False) -> None:
+        state = self._state()  # every rank takes part (RNG states are gathered)
+        if self.ctx.is_main:
+            checkpoint.save_atomic(state, self.last_path)
+            if keep_step_file:
+                checkpoint.save_atomic(state, self.last_path.with_name(f"step_{self.step:07d}.pt"))
+                checkpoint.prune(self.last_path.parent, self.config.train.keep_checkpoints)
+        self.ctx.barrier()
+
+    def _pictures(self) -> None:
+        if not self.ctx.is_main:
+            return
+        if self.preview_x is None:
+            test = rwae_data.load(self.config.data.name, self.config.data.test_split, self.config.data.root, **self.config.data.options)
+            picks = torch.linspace(0, len(test) - 1, min(6, len(test))).round().long().tolist()  # spread out
+            self.preview_x = collate([test[i] for i in picks])["x"].to(self.ctx.device)
+        with self._autocast():
+            progress_grid(self.model, self.preview_x, self.out / "samples" / f"step_{self.step:07d}.png", title=f"step {self.step}")
+
+    def _autocast(self):
+        if not self.config.train.bf16:
+            return contextlib.nullcontext()
+        return torch.autocast(self.ctx.device.type, dtype=torch.bfloat16)
+
+    def _request_stop(self, signum, frame) -> None:
+        self.stop_requested = True
+
+    # ------------------------------------------------------------------ the loop
+    def train_step(self, x: torch.Tensor) -> dict[str, float]:
+        tc = self.config.train
+        factor = learning_rate_factor(self.step, tc.steps, tc.schedule, tc.warmup_steps)
+        for group in self.optimizer.param_groups:
+            group["lr"] = tc.optimizer.lr * factor
+        self.model.update_temperature(self.step)
+        with self._autocast():
+            out = self.ddp(x)
+        total = out.loss + out.critic_loss
+        if self.ctx.any(not bool(torch.isfinite(total.detach()))):
+            bad = {k: float(v) for k, v in out.losses.items()}
+            raise TrainingDiverged(
+                f"non-finite loss at step {self.step + 1} ({bad}); stopped without updating. The last good checkpoint "
+                f"is {self.last_path}; lower train.optimizer.lr or the betas, or set train.grad_clip, and resume."
+            )
+        self.optimizer.zero_grad(set_to_none=True)
+        if self.critic_optimizer is not None:
+            self.critic_optimizer.zero_grad(set_to_none=True)
+        total.backward()
+        if tc.grad_clip:
+            torch.nn.utils.clip_grad_norm_(self.model.generator_parameters(), tc.grad_clip)
+        self.optimizer.step()
+        if self.critic_optimizer is not None:
+            self.critic_optimizer.step()
+        values = {k: float(v) for k, v in out.losses.items()}
+        values["lr"] = tc.optimizer.lr * factor
+        return values
+
+    def fit(self) -> dict:
+        tc, ctx = self.config.train, self.ctx
+        old_handlers = {s: signal.signal(s, self._request_stop) for s in (signal.SIGINT, signal.SIGTERM)}
+        bar = tqdm(total=tc.steps, initial=self.step, desc="train", unit="step", disable=(not self.progress or not ctx.is_main) or None)
+        start, seen = time.perf_counter(), 0
+        window: dict[str, list[float]] = {}
+        window_start, window_steps = time.perf_counter(), 0
+        last: dict[str, float] = {}
+        try:
+            while self.step < tc.steps:
+                self.sampler.set_position(self.epoch, self.batch_in_epoch)
+                for batch in self.loader:
+                    values = self.train_step(batch["x"].to(ctx.device, non_blocking=True))
+                    self.step += 1
+                    self.batch_in_epoch += 1
+                    seen += tc.batch_size
+                    window_steps += 1
+                    for k, v in values.items():
+                        window.setdefault(k, []).append(v)
+                    if self.step % tc.log_every == 0 or self.step == tc.steps:
+                        elapsed = time.perf_counter() - window_start
+                        last = {k: sum(v) / len(v) for k, v in window.items()}
+                        last["seq_per_s"] = window_steps * tc.batch_size / max(elapsed, 1e-9)
+                        if ctx.is_main:
+                            self.metrics.log(self.step, {"epoch": self.epoch, **last})
+                            bar.set_postfix({k: f"{v:.3g}" for k, v in last.items() if k not in ("lr", "epoch")})
+                        window, window_start, window_steps = {}, time.perf_counter(), 0
+                    bar.update(1)
+                    if tc.sample_every and self.step % tc.sample_every == 0:
+                        self._pictures()
+                    if tc.checkpoint_every and self.step % tc.checkpoint_every == 0:
+                        self.save_checkpoint(keep_step_file=True)
+                    if ctx.any(self.stop_requested):
+                        self.save_checkpoint()
+                        raise TrainingInterrupted(
+                            f"interrupted at step {self.step}; checkpoint written to {self.last_path}. "
+                            f"Continue with: rwae train --out {self.out} --resume"
+                        )
+                    if self.step >= tc.steps:
+                        break
+                if self.batch_in_epoch >= self.sampler.batches_per_epoch:
+                    self.epoch, self.batch_in_epoch = self.epoch + 1, 0
+        finally:
+            bar.close()
+            for s, handler in old_handlers.items():
+                signal.signal(s, handler)
+        self.save_checkpoint()
+        self._pictures()
+        summary = {}
+        if ctx.is_main:
+            self.model.save_pretrained(self.out / "model")
+            summary = {
+                "steps": self.step,
+                "sequences_seen_this_session": seen,
+                "seconds_this_session": round(time.perf_counter() - start, 2),
+                "world_size": ctx.world_size,
+                "final_losses": last,
+                "config": dataclasses.asdict(self.config),
+                **provenance(),
+            }
+            (self.out / "train_summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+            self.metrics.close()
+        return summary
+
+
+def train(config: ExperimentConfig, out: str | Path, *, resume: bool = False, progress: bool = True) -> dict:
+    """Train (or resume) in this process, or in each process launched by torchrun."""
+    ctx = setup(config.train.device)
+    try:
+        return Trainer(config, out, ctx, resume=resume, progress=progress).fit()
+    finally:
+        teardown(ctx)
+
+
+def resume_config(out: str | Path, overrides: list[str] | None = None) -> ExperimentConfig:
+    """The config a run was started with (from its checkpoint), with `overrides` applied."""
+    from rwae.config import apply_overrides
+
+    state = checkpoint.load(Path(out) / "checkpoints" / "last.pt")
+    return ExperimentConfig.from_dict(apply_overrides(state["config"], overrides or []))
