@@ -6,4 +6,13 @@ from rwae.models import RWAE, EncoderOutput, RWAEOutput
 
 RWAEConfig = ModelConfig  # the model's configuration dataclass
 
-__all__ = ["RWAE", "EncoderOutput", "ExperimentConfig", "ModelConfig", "RWAEConfig", "RWAEOutput", "__version__", "load_config"]
+__all__ = [
+    "RWAE",
+    "EncoderOutput",
+    "ExperimentConfig",
+    "ModelConfig",
+    "RWAEConfig",
+    "RWAEOutput",
+    "__version__",
+    "load_config",
+]

@@ -67,8 +67,12 @@ def _train(args: argparse.Namespace) -> int:
         print(f"rwae: {e}", file=sys.stderr)
         return 130
     if summary:
-        losses = ", ".join(f"{k} {v:.4g}" for k, v in summary["final_losses"].items() if k not in ("epoch", "lr"))
-        print(f"trained to step {summary['steps']} in {summary['seconds_this_session']:.0f} s ({losses}); model: {Path(out) / 'model'}")
+        losses = ", ".join(
+            f"{k} {v:.4g}" for k, v in summary["final_losses"].items() if k not in ("epoch", "lr")
+        )
+        print(
+            f"trained to step {summary['steps']} in {summary['seconds_this_session']:.0f} s ({losses}); model: {Path(out) / 'model'}"
+        )
     return 0
 
 
@@ -80,8 +84,17 @@ def _config(args: argparse.Namespace) -> int:
 
 
 def _add_config_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--config", default=None, help="YAML config file (default: the built-in defaults)")
-    p.add_argument("--set", nargs="+", action="extend", default=[], metavar="KEY=VALUE", help="override config keys, e.g. train.steps=20 model.kernel=rbf")
+    p.add_argument(
+        "--config", default=None, help="YAML config file (default: the built-in defaults)"
+    )
+    p.add_argument(
+        "--set",
+        nargs="+",
+        action="extend",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override config keys, e.g. train.steps=20 model.kernel=rbf",
+    )
 
 
 def _add_data_args(p: argparse.ArgumentParser) -> None:
@@ -143,7 +156,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_config_args(p)
     p.add_argument("--out", default=None, help="run folder (default: runs/<config name>)")
-    p.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
+    p.add_argument(
+        "--resume", action="store_true", help="continue the run in --out from its last checkpoint"
+    )
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_train)
 

@@ -28,14 +28,18 @@ class ConfigError(RWAEError, ValueError):
 class ModelConfig:
     """The R-WAE architecture and objective (DESIGN.md §1). Defaults: the paper-sized Sprites model."""
 
-    frame_shape: list[int] = field(default_factory=lambda: [3, 64, 64])  # [C, H, W] images or [D] features
+    frame_shape: list[int] = field(
+        default_factory=lambda: [3, 64, 64]
+    )  # [C, H, W] images or [D] features
     conv_width: int = 64  # channels of the first conv layer; doubled at each stride-2 layer
     norm: str = "batch"  # conv normalisation: batch | group | none
     frame_dim: int = 128  # per-frame feature e_t
     hidden_dim: int = 256  # LSTM width (encoder, prior, decoder)
     static_dim: int = 256
     dynamic_dim: int = 32
-    stochastic_encoder: bool = True  # Gaussian posteriors with reparameterised samples; False: means only
+    stochastic_encoder: bool = (
+        True  # Gaussian posteriors with reparameterised samples; False: means only
+    )
     static_input: str = "ordered"  # what the static path sees: ordered | shuffled | random_frame
     decoder: str = "lstm"  # lstm: LSTM over [z^c, z^m_t (, a)] (paper Fig. 1a); frame: x_t from (z^c, z^m_t) only
     recon_loss: str = "mse"  # mse (squared error summed per frame) | bce
@@ -48,9 +52,13 @@ class ModelConfig:
     kernel_bandwidth: float = 1.0  # sigma in C = 2 * dim * sigma^2
     critic_hidden: int = 256  # latent discriminators (gan penalty)
     static_logvar_floor: float | None = None  # lower bound on the static encoder's log-variance
-    beta_static_kl: float = 0.0  # an extra per-sample KL on z^c (a lever against a static code that swallows dynamics)
+    beta_static_kl: float = (
+        0.0  # an extra per-sample KL on z^c (a lever against a static code that swallows dynamics)
+    )
     beta_independence: float = 0.0  # MMD between (z^c_i, z^m_i) and (z^c_i, z^m_pi(i))
-    num_actions: int | None = None  # weak supervision: categorical action code a with this many classes
+    num_actions: int | None = (
+        None  # weak supervision: categorical action code a with this many classes
+    )
     beta_action: float = 1.0
     gumbel_temperature: float = 1.0  # start of the annealed Gumbel-softmax temperature
     gumbel_temperature_min: float = 0.5
@@ -60,24 +68,37 @@ class ModelConfig:
         if len(self.frame_shape) not in (1, 3):
             raise ConfigError(f"model.frame_shape must be [C, H, W] or [D], got {self.frame_shape}")
         if len(self.frame_shape) == 3:
-            c, h, w = self.frame_shape
+            _, h, w = self.frame_shape
             if h != w or h < 8 or h & (h - 1):
-                raise ConfigError(f"model.frame_shape: images must be square with a power-of-two side >= 8, got {h}x{w}")
+                raise ConfigError(
+                    f"model.frame_shape: images must be square with a power-of-two side >= 8, got {h}x{w}"
+                )
         for name in ("static_penalty", "dynamic_penalty"):
             if getattr(self, name) not in PENALTIES:
-                raise ConfigError(f"model.{name} must be one of {PENALTIES}, got {getattr(self, name)!r}")
+                raise ConfigError(
+                    f"model.{name} must be one of {PENALTIES}, got {getattr(self, name)!r}"
+                )
         _choice("model.kernel", self.kernel, ("imq", "rbf"))
         _choice("model.norm", self.norm, ("batch", "group", "none"))
         _choice("model.static_input", self.static_input, ("ordered", "shuffled", "random_frame"))
         _choice("model.decoder", self.decoder, ("lstm", "frame"))
         _choice("model.recon_loss", self.recon_loss, ("mse", "bce"))
-        for name in ("conv_width", "frame_dim", "hidden_dim", "static_dim", "dynamic_dim", "critic_hidden"):
+        for name in (
+            "conv_width",
+            "frame_dim",
+            "hidden_dim",
+            "static_dim",
+            "dynamic_dim",
+            "critic_hidden",
+        ):
             if getattr(self, name) < 1:
                 raise ConfigError(f"model.{name} must be positive, got {getattr(self, name)}")
         if self.num_actions is not None and self.num_actions < 2:
             raise ConfigError(f"model.num_actions must be >= 2 or null, got {self.num_actions}")
         if not self.kernel_scales or min(self.kernel_scales) <= 0:
-            raise ConfigError(f"model.kernel_scales must be positive numbers, got {self.kernel_scales}")
+            raise ConfigError(
+                f"model.kernel_scales must be positive numbers, got {self.kernel_scales}"
+            )
 
     @property
     def is_image(self) -> bool:
@@ -111,14 +132,18 @@ class TrainConfig:
     batch_size: int = 64  # global batch, split over processes under torchrun
     seed: int = 0
     optimizer: OptimizerConfig = field(default_factory=OptimizerConfig)
-    critic_optimizer: OptimizerConfig = field(default_factory=lambda: OptimizerConfig(lr=5e-4, betas=[0.5, 0.999]))
+    critic_optimizer: OptimizerConfig = field(
+        default_factory=lambda: OptimizerConfig(lr=5e-4, betas=[0.5, 0.999])
+    )
     schedule: str = "constant"  # constant | cosine | linear (each after `warmup_steps`)
     warmup_steps: int = 0
     grad_clip: float | None = 10.0
-    bf16: bool = True  # bf16 autocast (CPU and GPU); losses and MMD stay in float32
+    bf16: bool = False  # bf16 autocast; measured slower than fp32 for this model on our AVX-512 BF16 CPU (README)
     channels_last: bool = True
     device: str = "auto"  # auto | cpu | cuda
-    global_mmd: bool = False  # under DDP: MMD over all ranks' codes (all_gather) instead of each rank's
+    global_mmd: bool = (
+        False  # under DDP: MMD over all ranks' codes (all_gather) instead of each rank's
+    )
     log_every: int = 10
     sample_every: int = 500
     checkpoint_every: int = 500
@@ -127,7 +152,9 @@ class TrainConfig:
 
     def __post_init__(self) -> None:
         if self.batch_size < 2:
-            raise ConfigError(f"train.batch_size must be >= 2 (the MMD estimator needs pairs), got {self.batch_size}")
+            raise ConfigError(
+                f"train.batch_size must be >= 2 (the MMD estimator needs pairs), got {self.batch_size}"
+            )
         if self.steps < 1:
             raise ConfigError(f"train.steps must be >= 1, got {self.steps}")
         _choice("train.schedule", self.schedule, ("constant", "cosine", "linear"))
@@ -206,7 +233,9 @@ def from_dict(cls: type, raw: dict, prefix: str = ""):
     fields = {f.name for f in dataclasses.fields(cls)}
     unknown = sorted(set(raw) - fields)
     if unknown:
-        raise ConfigError(f"unknown config key(s) {', '.join(prefix + k for k in unknown)}; valid keys: {', '.join(sorted(fields))}")
+        raise ConfigError(
+            f"unknown config key(s) {', '.join(prefix + k for k in unknown)}; valid keys: {', '.join(sorted(fields))}"
+        )
     kwargs = {k: _check_type(prefix + k, v, hints[k]) for k, v in raw.items()}
     return cls(**kwargs)
 
@@ -227,7 +256,9 @@ def apply_overrides(raw: dict, overrides: list[str]) -> dict:
     return raw
 
 
-def load_config(path: str | Path | None = None, overrides: list[str] | None = None) -> ExperimentConfig:
+def load_config(
+    path: str | Path | None = None, overrides: list[str] | None = None
+) -> ExperimentConfig:
     """An ExperimentConfig from a YAML file (or the defaults) plus overrides."""
     raw: dict = {}
     if path is not None:

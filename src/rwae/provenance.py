@@ -16,7 +16,9 @@ from rwae._version import __version__
 
 def git_commit(folder: str | os.PathLike = ".") -> str | None:
     try:
-        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=folder, capture_output=True, text=True, check=True)
+        out = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=folder, capture_output=True, text=True, check=True
+        )
     except (OSError, subprocess.CalledProcessError):
         return None
     return out.stdout.strip()
@@ -34,6 +36,10 @@ def provenance(folder: str | os.PathLike = ".") -> dict:
         "torch_version": torch.__version__,
         "numpy_version": np.__version__,
         "python_version": platform.python_version(),
-        "machine": {"processor": platform.machine(), "threads": torch.get_num_threads(), "system": platform.system()},
+        "machine": {
+            "processor": platform.machine(),
+            "threads": torch.get_num_threads(),
+            "system": platform.system(),
+        },
         "git_commit": git_commit(folder),
     }

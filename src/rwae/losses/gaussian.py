@@ -7,7 +7,12 @@ import math
 import torch
 
 
-def kl_normal(mu_q: torch.Tensor, logvar_q: torch.Tensor, mu_p: torch.Tensor | None = None, logvar_p: torch.Tensor | None = None) -> torch.Tensor:
+def kl_normal(
+    mu_q: torch.Tensor,
+    logvar_q: torch.Tensor,
+    mu_p: torch.Tensor | None = None,
+    logvar_p: torch.Tensor | None = None,
+) -> torch.Tensor:
     """KL(N(mu_q, e^logvar_q) || N(mu_p, e^logvar_p)) summed over the last dim; p defaults to N(0, I)."""
     if mu_p is None:
         mu_p = torch.zeros_like(mu_q)

@@ -22,7 +22,11 @@ def squared_distances(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
 
 
 def kernel(
-    d2: torch.Tensor, dim: int, name: str = "imq", scales: Sequence[float] = WAE_SCALES, bandwidth: float = 1.0
+    d2: torch.Tensor,
+    dim: int,
+    name: str = "imq",
+    scales: Sequence[float] = WAE_SCALES,
+    bandwidth: float = 1.0,
 ) -> torch.Tensor:
     """Multi-scale kernel values from squared distances d2 (any shape)."""
     c = 2.0 * dim * bandwidth**2
@@ -47,10 +51,14 @@ def mmd(
 ) -> torch.Tensor:
     """Unbiased MMD^2 between samples x and y of shape (..., n, d); returns shape (...)."""
     if x.shape != y.shape:
-        raise ValueError(f"mmd: x and y must have the same shape, got {tuple(x.shape)} and {tuple(y.shape)}")
+        raise ValueError(
+            f"mmd: x and y must have the same shape, got {tuple(x.shape)} and {tuple(y.shape)}"
+        )
     n, dim = x.shape[-2], x.shape[-1]
     if n < 2:
-        raise ValueError(f"mmd needs at least 2 samples per set (the U-statistic divides by n-1), got {n}")
+        raise ValueError(
+            f"mmd needs at least 2 samples per set (the U-statistic divides by n-1), got {n}"
+        )
     with torch.autocast(x.device.type, enabled=False):
         x, y = x.float(), y.float()
         k = lambda a, b: kernel(squared_distances(a, b), dim, kernel_name, scales, bandwidth)  # noqa: E731

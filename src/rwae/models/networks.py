@@ -3,6 +3,7 @@ and the latent discriminators of the `gan` penalty."""
 
 from __future__ import annotations
 
+import itertools
 import math
 
 import torch
@@ -26,7 +27,9 @@ def conv_channels(side: int, width: int) -> list[int]:
 class ConvFrameEncoder(nn.Module):
     """(N, C, S, S) images -> (N, out_dim) features: stride-2 4x4 convs down to 4 x 4, then linear."""
 
-    def __init__(self, channels: int, side: int, width: int, out_dim: int, norm: str = "batch") -> None:
+    def __init__(
+        self, channels: int, side: int, width: int, out_dim: int, norm: str = "batch"
+    ) -> None:
         super().__init__()
         layers: list[nn.Module] = []
         c_in = channels
@@ -47,14 +50,20 @@ class ConvFrameEncoder(nn.Module):
 class ConvFrameDecoder(nn.Module):
     """(N, in_dim) -> (N, C, S, S) logits: linear to 4 x 4, then stride-2 4x4 transposed convs."""
 
-    def __init__(self, in_dim: int, channels: int, side: int, width: int, norm: str = "batch") -> None:
+    def __init__(
+        self, in_dim: int, channels: int, side: int, width: int, norm: str = "batch"
+    ) -> None:
         super().__init__()
         widths = conv_channels(side, width)[::-1]  # e.g. [8w, 4w, 2w, w] for 64 x 64
         self.start = widths[0]
         self.proj = nn.Sequential(nn.Linear(in_dim, widths[0] * 16), nn.LeakyReLU(0.2))
         layers: list[nn.Module] = []
-        for c_in, c_out in zip(widths, widths[1:], strict=False):
-            layers += [nn.ConvTranspose2d(c_in, c_out, 4, 2, 1, bias=norm == "none"), _norm(norm, c_out), nn.LeakyReLU(0.2)]
+        for c_in, c_out in itertools.pairwise(widths):
+            layers += [
+                nn.ConvTranspose2d(c_in, c_out, 4, 2, 1, bias=norm == "none"),
+                _norm(norm, c_out),
+                nn.LeakyReLU(0.2),
+            ]
         layers.append(nn.ConvTranspose2d(widths[-1], channels, 4, 2, 1))
         self.deconvs = nn.Sequential(*layers)
         self.channels_last = False

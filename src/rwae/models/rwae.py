@@ -56,8 +56,12 @@ class RWAEOutput:
     action_penalty: torch.Tensor
     x_recon: torch.Tensor
     posterior: EncoderOutput
-    dynamic_prior_sample: torch.Tensor  # (B, T, dynamic_dim): ẑ^m_t drawn from p(z^m_t | posterior z^m_<t)
-    losses: dict[str, torch.Tensor] = field(default_factory=dict)  # every term, detached, for logging
+    dynamic_prior_sample: (
+        torch.Tensor
+    )  # (B, T, dynamic_dim): ẑ^m_t drawn from p(z^m_t | posterior z^m_<t)
+    losses: dict[str, torch.Tensor] = field(
+        default_factory=dict
+    )  # every term, detached, for logging
 
 
 class RWAE(nn.Module):
@@ -65,8 +69,13 @@ class RWAE(nn.Module):
 
     def __init__(self, config: ModelConfig) -> None:
         super().__init__()
-        if not config.stochastic_encoder and "kl" in (config.static_penalty, config.dynamic_penalty):
-            raise ConfigError("model: the kl penalty needs a Gaussian encoder (stochastic_encoder: true)")
+        if not config.stochastic_encoder and "kl" in (
+            config.static_penalty,
+            config.dynamic_penalty,
+        ):
+            raise ConfigError(
+                "model: the kl penalty needs a Gaussian encoder (stochastic_encoder: true)"
+            )
         self.config = c = config
         h = c.hidden_dim
         num_actions = c.num_actions or 0
@@ -130,16 +139,22 @@ class RWAE(nn.Module):
     def update_temperature(self, step: int) -> None:
         """Anneal the Gumbel-softmax temperature: max(min, start * exp(-rate * step))."""
         c = self.config
-        tau = max(c.gumbel_temperature_min, c.gumbel_temperature * math.exp(-c.gumbel_anneal_rate * step))
+        tau = max(
+            c.gumbel_temperature_min, c.gumbel_temperature * math.exp(-c.gumbel_anneal_rate * step)
+        )
         self.gumbel_temperature.fill_(tau)
 
     def _check_input(self, x: torch.Tensor) -> None:
         expected = tuple(self.config.frame_shape)
         if x.dim() != 2 + len(expected) or tuple(x.shape[2:]) != expected:
-            raise RWAEError(f"expected input of shape (B, T, {', '.join(map(str, expected))}), got {tuple(x.shape)}")
+            raise RWAEError(
+                f"expected input of shape (B, T, {', '.join(map(str, expected))}), got {tuple(x.shape)}"
+            )
 
     @staticmethod
-    def _sample(mu: torch.Tensor, logvar: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+    def _sample(
+        mu: torch.Tensor, logvar: torch.Tensor, generator: torch.Generator | None = None
+    ) -> torch.Tensor:
         eps = torch.randn(mu.shape, generator=generator, device=mu.device, dtype=mu.dtype)
         return mu + eps * (0.5 * logvar).exp()
 
@@ -148,11 +163,15 @@ class RWAE(nn.Module):
         b, t = x.shape[:2]
         return self.frame_encoder(x.flatten(0, 1)).unflatten(0, (b, t))  # (B*T, ...) -> (B, T, F)
 
-    def _static_posterior(self, e: torch.Tensor, h_n: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def _static_posterior(
+        self, e: torch.Tensor, h_n: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         """z^c's Gaussian from [forward state at T, backward state at 1] of the bi-LSTM."""
         mode = self.config.static_input
         if mode == "shuffled" and self.training:
-            order = torch.rand(e.shape[:2], device=e.device).argsort(1)  # a random order per sequence
+            order = torch.rand(e.shape[:2], device=e.device).argsort(
+                1
+            )  # a random order per sequence
             _, (h_n, _) = self.encoder_lstm(e.gather(1, order.unsqueeze(-1).expand_as(e)))
         elif mode == "random_frame":
             b, t, f = e.shape
@@ -183,12 +202,16 @@ class RWAE(nn.Module):
             zs.append(sample)
         return torch.stack(mus, 1), torch.stack(logvars, 1), torch.stack(zs, 1)
 
-    def _action(self, z_dynamic: torch.Tensor, generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    def _action(
+        self, z_dynamic: torch.Tensor, generator: torch.Generator | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         """q(a | z^m_1..T): logits (B, A) and the code fed to the decoder and prior."""
         _, h = self.action_encoder(z_dynamic)
         logits = self.action_head(h[-1]).float()
         if self.training:
-            u = torch.rand(logits.shape, generator=generator, device=logits.device).clamp(1e-10, 1 - 1e-10)
+            u = torch.rand(logits.shape, generator=generator, device=logits.device).clamp(
+                1e-10, 1 - 1e-10
+            )
             a = torch.softmax((logits - torch.log(-torch.log(u))) / self.gumbel_temperature, -1)
         else:
             a = F.one_hot(logits.argmax(-1), logits.shape[-1]).float()
@@ -212,12 +235,22 @@ class RWAE(nn.Module):
     # ------------------------------------------------------------------ generation
     def prior_step(self, z_prev: torch.Tensor, a: torch.Tensor | None, state=None):
         """One step of p(z^m_t | z^m_<t (, a)): inputs (B, L, dm) -> Gaussian params (B, L, dm), state."""
-        inp = z_prev if a is None else torch.cat([z_prev, a.unsqueeze(1).expand(-1, z_prev.shape[1], -1)], -1)
+        inp = (
+            z_prev
+            if a is None
+            else torch.cat([z_prev, a.unsqueeze(1).expand(-1, z_prev.shape[1], -1)], -1)
+        )
         out, state = self.prior_lstm(inp, state)
         mu, logvar = self.prior_head(out)
         return mu, logvar, state
 
-    def sample_dynamics(self, n: int, length: int, a: torch.Tensor | None = None, generator: torch.Generator | None = None) -> torch.Tensor:
+    def sample_dynamics(
+        self,
+        n: int,
+        length: int,
+        a: torch.Tensor | None = None,
+        generator: torch.Generator | None = None,
+    ) -> torch.Tensor:
         """Draw z^m_1..T from the learned autoregressive prior: (n, length, dynamic_dim)."""
         z = torch.zeros(n, 1, self.config.dynamic_dim, device=self.device)
         state, zs = None, []
@@ -230,13 +263,17 @@ class RWAE(nn.Module):
     def sample_static(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
         return torch.randn(n, self.config.static_dim, generator=generator, device=self.device)
 
-    def sample_actions(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor | None:
+    def sample_actions(
+        self, n: int, generator: torch.Generator | None = None
+    ) -> torch.Tensor | None:
         if not self.config.num_actions:
             return None
         idx = torch.randint(self.config.num_actions, (n,), generator=generator, device=self.device)
         return F.one_hot(idx, self.config.num_actions).float()
 
-    def _decode_logits(self, z_static: torch.Tensor, z_dynamic: torch.Tensor, a: torch.Tensor | None = None) -> torch.Tensor:
+    def _decode_logits(
+        self, z_static: torch.Tensor, z_dynamic: torch.Tensor, a: torch.Tensor | None = None
+    ) -> torch.Tensor:
         b, t, _ = z_dynamic.shape
         parts = [z_static.unsqueeze(1).expand(-1, t, -1), z_dynamic]
         if self.config.num_actions:
@@ -244,10 +281,16 @@ class RWAE(nn.Module):
                 raise RWAEError("this model has an action code: pass a (B, num_actions) to decode")
             parts.append(a.unsqueeze(1).expand(-1, t, -1))
         codes = torch.cat(parts, -1)  # (B, T, static + dynamic (+ A))
-        h = self.decoder_lstm(codes)[0] if self.config.decoder == "lstm" else self.decoder_mlp(codes)
+        h = (
+            self.decoder_lstm(codes)[0]
+            if self.config.decoder == "lstm"
+            else self.decoder_mlp(codes)
+        )
         return self.frame_decoder(h.flatten(0, 1)).unflatten(0, (b, t))  # (B*T, ...) -> (B, T, ...)
 
-    def decode(self, z_static: torch.Tensor, z_dynamic: torch.Tensor, a: torch.Tensor | None = None) -> torch.Tensor:
+    def decode(
+        self, z_static: torch.Tensor, z_dynamic: torch.Tensor, a: torch.Tensor | None = None
+    ) -> torch.Tensor:
         """Codes -> sequences (B, T, ...): images in [0, 1], features as they are."""
         out = self._decode_logits(z_static, z_dynamic, a).float()
         return torch.sigmoid(out) if self.config.is_image else out
@@ -277,11 +320,18 @@ class RWAE(nn.Module):
         prior = torch.randn_like(post.static)
         if kind == "mmd":
             return self._mmd(post.static, prior), zero
-        gen = F.softplus(-self._critic("static", post.static, False)).mean()  # posterior should look like prior
-        critic = F.softplus(-self._critic("static", prior, True)).mean() + F.softplus(self._critic("static", post.static, True)).mean()
+        gen = F.softplus(
+            -self._critic("static", post.static, False)
+        ).mean()  # posterior should look like prior
+        critic = (
+            F.softplus(-self._critic("static", prior, True)).mean()
+            + F.softplus(self._critic("static", post.static, True)).mean()
+        )
         return gen, critic
 
-    def _dynamic_penalty(self, post: EncoderOutput, prior_mu, prior_logvar, prior_z) -> tuple[torch.Tensor, torch.Tensor]:
+    def _dynamic_penalty(
+        self, post: EncoderOutput, prior_mu, prior_logvar, prior_z
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         kind = self.config.dynamic_penalty
         t = post.dynamic.shape[1]
         if kind == "kl":
@@ -294,8 +344,14 @@ class RWAE(nn.Module):
             return self._mmd(pairs_post, pairs_prior).sum(), post.dynamic.new_zeros(())
         post_flat, prior_flat = pairs_post.flatten(0, 1), pairs_prior.flatten(0, 1)
         # The encoder moves posterior pairs toward "prior", the prior moves its pairs toward "posterior".
-        gen = F.softplus(-self._critic("dynamic", post_flat, False)).mean() + F.softplus(self._critic("dynamic", prior_flat, False)).mean()
-        critic = F.softplus(-self._critic("dynamic", prior_flat, True)).mean() + F.softplus(self._critic("dynamic", post_flat, True)).mean()
+        gen = (
+            F.softplus(-self._critic("dynamic", post_flat, False)).mean()
+            + F.softplus(self._critic("dynamic", prior_flat, False)).mean()
+        )
+        critic = (
+            F.softplus(-self._critic("dynamic", prior_flat, True)).mean()
+            + F.softplus(self._critic("dynamic", post_flat, True)).mean()
+        )
         return t * gen, t * critic
 
     def reconstruction_loss(self, logits: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
@@ -322,7 +378,12 @@ class RWAE(nn.Module):
         dynamic_pen, critic_dynamic = self._dynamic_penalty(post, prior_mu, prior_logvar, prior_z)
         zero = recon.new_zeros(())
         action_pen = categorical_information_penalty(post.action_logits) if c.num_actions else zero
-        loss = recon + c.beta_static * static_pen + c.beta_dynamic * dynamic_pen + c.beta_action * action_pen
+        loss = (
+            recon
+            + c.beta_static * static_pen
+            + c.beta_dynamic * dynamic_pen
+            + c.beta_action * action_pen
+        )
         terms = {"recon": recon, "static": static_pen, "dynamic": dynamic_pen}
         if c.num_actions:
             terms["action"] = action_pen
@@ -361,7 +422,9 @@ class RWAE(nn.Module):
         return self.decode(post.static_mean, post.dynamic_mean, post.action)
 
     @torch.no_grad()
-    def generate(self, n: int, length: int, generator: torch.Generator | None = None) -> torch.Tensor:
+    def generate(
+        self, n: int, length: int, generator: torch.Generator | None = None
+    ) -> torch.Tensor:
         """Unconditional samples: z^c ~ N(0, I), a ~ uniform, z^m from the learned prior -> (n, length, ...)."""
         a = self.sample_actions(n, generator)
         z_c = self.sample_static(n, generator)
@@ -374,13 +437,19 @@ class RWAE(nn.Module):
         return self.decode(s.static_mean, d.dynamic_mean, d.action)
 
     @torch.no_grad()
-    def resample_static(self, x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+    def resample_static(
+        self, x: torch.Tensor, generator: torch.Generator | None = None
+    ) -> torch.Tensor:
         """Keep the dynamics (posterior means) of x, draw z^c from the prior."""
         post = self.encode(x)
-        return self.decode(self.sample_static(x.shape[0], generator), post.dynamic_mean, post.action)
+        return self.decode(
+            self.sample_static(x.shape[0], generator), post.dynamic_mean, post.action
+        )
 
     @torch.no_grad()
-    def resample_dynamics(self, x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+    def resample_dynamics(
+        self, x: torch.Tensor, generator: torch.Generator | None = None
+    ) -> torch.Tensor:
         """Keep z^c (posterior mean) of x, draw a and z^m from the priors."""
         post = self.encode(x)
         a = self.sample_actions(x.shape[0], generator)
@@ -388,23 +457,37 @@ class RWAE(nn.Module):
         return self.decode(post.static_mean, z_m, a)
 
     @torch.no_grad()
-    def interpolate(self, x_a: torch.Tensor, x_b: torch.Tensor, steps: int = 8, factor: str = "static") -> torch.Tensor:
+    def interpolate(
+        self, x_a: torch.Tensor, x_b: torch.Tensor, steps: int = 8, factor: str = "static"
+    ) -> torch.Tensor:
         """Decode codes moved linearly from x_a's to x_b's: (steps, B, T, ...).
 
         factor: "static" (z^c moves, x_a's dynamics kept), "dynamic" (z^m moves), or "both".
         """
         if factor not in ("static", "dynamic", "both"):
-            raise RWAEError(f"interpolate: factor must be 'static', 'dynamic' or 'both', got {factor!r}")
+            raise RWAEError(
+                f"interpolate: factor must be 'static', 'dynamic' or 'both', got {factor!r}"
+            )
         pa, pb = self.encode(x_a), self.encode(x_b)
         frames = []
         for w in torch.linspace(0, 1, steps).tolist():
-            zc = torch.lerp(pa.static_mean, pb.static_mean, w) if factor != "dynamic" else pa.static_mean
-            zm = torch.lerp(pa.dynamic_mean, pb.dynamic_mean, w) if factor != "static" else pa.dynamic_mean
+            zc = (
+                torch.lerp(pa.static_mean, pb.static_mean, w)
+                if factor != "dynamic"
+                else pa.static_mean
+            )
+            zm = (
+                torch.lerp(pa.dynamic_mean, pb.dynamic_mean, w)
+                if factor != "static"
+                else pa.dynamic_mean
+            )
             frames.append(self.decode(zc, zm, pa.action))
         return torch.stack(frames)
 
     # ------------------------------------------------------------------ files
-    def save_pretrained(self, directory: str | os.PathLike, *, is_main_process: bool = True) -> Path:
+    def save_pretrained(
+        self, directory: str | os.PathLike, *, is_main_process: bool = True
+    ) -> Path:
         """Write config.json and model.safetensors into `directory` (atomically; rank 0 only)."""
         from safetensors.torch import save_model
 
@@ -412,8 +495,15 @@ class RWAE(nn.Module):
         if not is_main_process:
             return directory
         directory.mkdir(parents=True, exist_ok=True)
-        config = {"format_version": FORMAT_VERSION, "rwae_version": __version__, "model": dataclasses.asdict(self.config)}
-        tmp_weights, tmp_config = directory / f".{WEIGHTS_NAME}.tmp", directory / f".{CONFIG_NAME}.tmp"
+        config = {
+            "format_version": FORMAT_VERSION,
+            "rwae_version": __version__,
+            "model": dataclasses.asdict(self.config),
+        }
+        tmp_weights, tmp_config = (
+            directory / f".{WEIGHTS_NAME}.tmp",
+            directory / f".{CONFIG_NAME}.tmp",
+        )
         save_model(self, str(tmp_weights))
         tmp_config.write_text(json.dumps(config, indent=2) + "\n")
         os.replace(tmp_weights, directory / WEIGHTS_NAME)
@@ -421,24 +511,32 @@ class RWAE(nn.Module):
         return directory
 
     @classmethod
-    def from_pretrained(cls, directory: str | os.PathLike, map_location: str | torch.device = "cpu") -> RWAE:
+    def from_pretrained(
+        cls, directory: str | os.PathLike, map_location: str | torch.device = "cpu"
+    ) -> RWAE:
         """Rebuild a model from `save_pretrained` output (config.json + model.safetensors)."""
         from safetensors.torch import load_model
 
         directory = Path(directory)
         for name in (CONFIG_NAME, WEIGHTS_NAME):
             if not (directory / name).is_file():
-                raise RWAEError(f"{directory / name}: not found; expected a folder written by save_pretrained")
+                raise RWAEError(
+                    f"{directory / name}: not found; expected a folder written by save_pretrained"
+                )
         try:
             meta = json.loads((directory / CONFIG_NAME).read_text())
             config = from_dict(ModelConfig, meta["model"], "model.")
         except (json.JSONDecodeError, KeyError) as e:
             raise RWAEError(f"{directory / CONFIG_NAME}: not an rwae model config ({e})") from e
         if meta.get("format_version", 0) > FORMAT_VERSION:
-            raise RWAEError(f"{directory}: format version {meta['format_version']} is newer than this rwae reads ({FORMAT_VERSION}); upgrade rwae")
+            raise RWAEError(
+                f"{directory}: format version {meta['format_version']} is newer than this rwae reads ({FORMAT_VERSION}); upgrade rwae"
+            )
         model = cls(config)
         try:
             load_model(model, str(directory / WEIGHTS_NAME), strict=True, device=str(map_location))
         except Exception as e:  # safetensors raises several types for corrupt or foreign files
-            raise RWAEError(f"{directory / WEIGHTS_NAME}: cannot load weights into this config ({e})") from e
+            raise RWAEError(
+                f"{directory / WEIGHTS_NAME}: cannot load weights into this config ({e})"
+            ) from e
         return model.to(map_location).eval()

@@ -1,3 +1,9 @@
 """Training: the loop (trainer), DDP setup (distributed), checkpoints, the batch sampler."""
 
-from rwae.training.trainer import Trainer, TrainingDiverged, TrainingInterrupted, resume_config, train
+from rwae.training.trainer import (
+    Trainer,
+    TrainingDiverged,
+    TrainingInterrupted,
+    resume_config,
+    train,
+)

@@ -48,7 +48,9 @@ def load(path: Path, map_location: str | torch.device = "cpu") -> dict:
     try:
         return torch.load(path, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as e:
-        raise RWAEError(f"{path}: refused: the file carries pickled objects, not plain training state ({str(e).splitlines()[0]})") from e
+        raise RWAEError(
+            f"{path}: refused: the file carries pickled objects, not plain training state ({str(e).splitlines()[0]})"
+        ) from e
     except (RuntimeError, EOFError) as e:
         raise RWAEError(f"{path}: not a readable checkpoint ({e})") from e
 

@@ -6,7 +6,7 @@ Without torchrun the same code runs as a single process. gloo on CPU, nccl on GP
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 import torch.distributed as dist
@@ -17,7 +17,7 @@ class DistContext:
     rank: int = 0
     world_size: int = 1
     local_rank: int = 0
-    device: torch.device = torch.device("cpu")
+    device: torch.device = field(default_factory=lambda: torch.device("cpu"))
 
     @property
     def enabled(self) -> bool:
@@ -54,7 +54,9 @@ def resolve_device(name: str, local_rank: int = 0) -> torch.device:
         if not torch.cuda.is_available():
             from rwae.errors import RWAEError
 
-            raise RWAEError("train.device=cuda but no CUDA device is available; use train.device=cpu")
+            raise RWAEError(
+                "train.device=cuda but no CUDA device is available; use train.device=cpu"
+            )
         return torch.device("cuda", local_rank)
     return torch.device("cpu")
 
@@ -75,11 +77,27 @@ def setup(device_name: str = "auto") -> DistContext:
 
 def teardown(ctx: DistContext) -> None:
     if ctx.enabled and dist.is_initialized():
+        dist.barrier()  # no rank tears down while another is still in a collective
         dist.destroy_process_group()
 
 
-def gather_along_batch(x: torch.Tensor) -> torch.Tensor:
-    """Concatenate every rank's x along dim 0, keeping gradients to each rank's own part."""
-    from torch.distributed.nn.functional import all_gather
+class _GatherBatch(torch.autograd.Function):
+    """all_gather along dim 0 whose backward hands each rank the summed gradient of its own part."""
 
-    return torch.cat(all_gather(x.contiguous()), dim=0)
+    @staticmethod
+    def forward(ctx, x: torch.Tensor) -> torch.Tensor:
+        parts = [torch.empty_like(x) for _ in range(dist.get_world_size())]
+        dist.all_gather(parts, x.contiguous())
+        ctx.rank, ctx.rows = dist.get_rank(), x.shape[0]
+        return torch.cat(parts, dim=0)
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor) -> torch.Tensor:
+        grad = grad.contiguous()
+        dist.all_reduce(grad)  # every rank's loss depends on every rank's codes
+        return grad[ctx.rank * ctx.rows : (ctx.rank + 1) * ctx.rows]
+
+
+def gather_along_batch(x: torch.Tensor) -> torch.Tensor:
+    """Concatenate every rank's x (equal batch sizes) along dim 0, keeping gradients to each rank's part."""
+    return _GatherBatch.apply(x)

@@ -9,7 +9,9 @@ from rwae.errors import RWAEError
 
 
 class MetricsLogger:
-    def __init__(self, folder: Path, *, resume_step: int | None = None, tensorboard: bool = False) -> None:
+    def __init__(
+        self, folder: Path, *, resume_step: int | None = None, tensorboard: bool = False
+    ) -> None:
         self.path = folder / "metrics.csv"
         self.fields: list[str] | None = None
         if resume_step is not None and self.path.is_file():
@@ -19,7 +21,9 @@ class MetricsLogger:
             try:
                 from torch.utils.tensorboard import SummaryWriter
             except ImportError as e:
-                raise RWAEError("train.tensorboard needs the tensorboard package: pip install 'rwae[tensorboard]'") from e
+                raise RWAEError(
+                    "train.tensorboard needs the tensorboard package: pip install 'rwae[tensorboard]'"
+                ) from e
             self.tb = SummaryWriter(str(folder / "tb"))
 
     def _truncate_after(self, step: int) -> None:
@@ -35,7 +39,10 @@ class MetricsLogger:
             writer.writerows(r for r in rows if int(r["step"]) <= step)
 
     def log(self, step: int, values: dict[str, float]) -> None:
-        row = {"step": step, **{k: f"{v:.6g}" if isinstance(v, float) else v for k, v in values.items()}}
+        row = {
+            "step": step,
+            **{k: f"{v:.6g}" if isinstance(v, float) else v for k, v in values.items()},
+        }
         if self.fields is None:
             self.fields = list(row)
             with open(self.path, "w", newline="") as f:

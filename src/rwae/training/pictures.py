@@ -25,7 +25,9 @@ def progress_grid(model: RWAE, x: torch.Tensor, path: Path, seed: int = 0, title
     rows = torch.cat([x.float(), recon, swapped, samples]).cpu()
     n = x.shape[0]
     captions = [f"input {i}" for i in range(n)] + [f"recon {i}" for i in range(n)]
-    captions += [f"static {i} + dyn {(i + 1) % n}" for i in range(n)] + [f"sample {i}" for i in range(n)]
+    captions += [f"static {i} + dyn {(i + 1) % n}" for i in range(n)] + [
+        f"sample {i}" for i in range(n)
+    ]
     path.parent.mkdir(parents=True, exist_ok=True)
     draw_grid(rows, captions, title).save(path)
     return path

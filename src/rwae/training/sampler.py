@@ -9,11 +9,17 @@ import torch
 
 
 class ResumableBatchSampler:
-    def __init__(self, num_items: int, global_batch: int, *, seed: int, rank: int = 0, world_size: int = 1) -> None:
+    def __init__(
+        self, num_items: int, global_batch: int, *, seed: int, rank: int = 0, world_size: int = 1
+    ) -> None:
         if global_batch % world_size:
-            raise ValueError(f"train.batch_size {global_batch} must be divisible by the number of processes {world_size}")
+            raise ValueError(
+                f"train.batch_size {global_batch} must be divisible by the number of processes {world_size}"
+            )
         if num_items < global_batch:
-            raise ValueError(f"the training set has {num_items} sequences, fewer than train.batch_size={global_batch}")
+            raise ValueError(
+                f"the training set has {num_items} sequences, fewer than train.batch_size={global_batch}"
+            )
         self.num_items, self.global_batch, self.seed = num_items, global_batch, seed
         self.rank, self.world_size = rank, world_size
         self.epoch, self.start_batch = 0, 0

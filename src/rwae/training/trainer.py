@@ -62,11 +62,21 @@ def learning_rate_factor(step: int, total: int, schedule: str, warmup: int) -> f
 
 
 def _adam(params, cfg: OptimizerConfig) -> torch.optim.Adam:
-    return torch.optim.Adam(params, lr=cfg.lr, betas=tuple(cfg.betas), weight_decay=cfg.weight_decay)
+    return torch.optim.Adam(
+        params, lr=cfg.lr, betas=tuple(cfg.betas), weight_decay=cfg.weight_decay
+    )
 
 
 class Trainer:
-    def __init__(self, config: ExperimentConfig, out: str | Path, ctx: DistContext, *, resume: bool = False, progress: bool = True) -> None:
+    def __init__(
+        self,
+        config: ExperimentConfig,
+        out: str | Path,
+        ctx: DistContext,
+        *,
+        resume: bool = False,
+        progress: bool = True,
+    ) -> None:
         self.config, self.out, self.ctx, self.progress = config, Path(out), ctx, progress
         tc = config.train
         self.last_path = self.out / "checkpoints" / "last.pt"
@@ -74,43 +84,64 @@ class Trainer:
         if resume:
             state = checkpoint.load(self.last_path)
             if state.get("format_version") != CHECKPOINT_FORMAT:
-                raise RWAEError(f"{self.last_path}: checkpoint format {state.get('format_version')}, expected {CHECKPOINT_FORMAT}")
+                raise RWAEError(
+                    f"{self.last_path}: checkpoint format {state.get('format_version')}, expected {CHECKPOINT_FORMAT}"
+                )
         elif self.last_path.exists():
-            raise RWAEError(f"{self.out} already holds a training run; pass --resume to continue it or choose another --out")
+            raise RWAEError(
+                f"{self.out} already holds a training run; pass --resume to continue it or choose another --out"
+            )
 
         random.seed(tc.seed)
         torch.manual_seed(tc.seed)  # identical initial weights on every rank
-        self.train_set = rwae_data.load(config.data.name, config.data.train_split, config.data.root, **config.data.options)
+        self.train_set = rwae_data.load(
+            config.data.name, config.data.train_split, config.data.root, **config.data.options
+        )
         self._check_data(self.train_set)
         self.model = RWAE(config.model).to(ctx.device)
         if tc.channels_last and ctx.device.type in ("cpu", "cuda"):
             self.model.set_channels_last(True)
         self.optimizer = _adam(self.model.generator_parameters(), tc.optimizer)
-        self.critic_optimizer = _adam(self.model.critic.parameters(), tc.critic_optimizer) if config.model.uses_gan else None
+        self.critic_optimizer = (
+            _adam(self.model.critic.parameters(), tc.critic_optimizer)
+            if config.model.uses_gan
+            else None
+        )
         self.step, self.epoch, self.batch_in_epoch = 0, 0, 0
         if state is not None:
             self._restore(state)
         else:
             torch.manual_seed(tc.seed + 1 + ctx.rank)  # training noise differs per rank
         if ctx.enabled:
-            self.ddp = DistributedDataParallel(self.model, device_ids=[ctx.device.index] if ctx.device.type == "cuda" else None)
+            self.ddp = DistributedDataParallel(
+                self.model, device_ids=[ctx.device.index] if ctx.device.type == "cuda" else None
+            )
             if tc.global_mmd:
                 self.model.gather_codes = gather_along_batch
         else:
             self.ddp = self.model
-        self.sampler = ResumableBatchSampler(len(self.train_set), tc.batch_size, seed=tc.seed, rank=ctx.rank, world_size=ctx.world_size)
+        self.sampler = ResumableBatchSampler(
+            len(self.train_set),
+            tc.batch_size,
+            seed=tc.seed,
+            rank=ctx.rank,
+            world_size=ctx.world_size,
+        )
         self.loader = DataLoader(
             self.train_set,
             batch_sampler=self.sampler,
             collate_fn=collate,
             num_workers=config.data.num_workers,
-            persistent_workers=False,
+            # its own generator: a new iterator (each epoch, or on resume) must not draw from the global RNG
+            generator=torch.Generator().manual_seed(tc.seed + ctx.rank),
         )
         self.preview_x = None
         if ctx.is_main:
             self.out.mkdir(parents=True, exist_ok=True)
             config.to_yaml(self.out / "config.yaml")
-            self.metrics = MetricsLogger(self.out, resume_step=self.step if resume else None, tensorboard=tc.tensorboard)
+            self.metrics = MetricsLogger(
+                self.out, resume_step=self.step if resume else None, tensorboard=tc.tensorboard
+            )
         self.stop_requested = False
 
     # ------------------------------------------------------------------ setup helpers
@@ -130,7 +161,11 @@ class Trainer:
         self.optimizer.load_state_dict(state["optimizer"])
         if self.critic_optimizer is not None:
             self.critic_optimizer.load_state_dict(state["critic_optimizer"])
-        self.step, self.epoch, self.batch_in_epoch = state["step"], state["epoch"], state["batch_in_epoch"]
+        self.step, self.epoch, self.batch_in_epoch = (
+            state["step"],
+            state["epoch"],
+            state["batch_in_epoch"],
+        )
         rng = state["rng"]
         if len(rng) == self.ctx.world_size:
             checkpoint.set_rng_state(rng[self.ctx.rank])
@@ -168,11 +203,23 @@ class Trainer:
         if not self.ctx.is_main:
             return
         if self.preview_x is None:
-            test = rwae_data.load(self.config.data.name, self.config.data.test_split, self.config.data.root, **self.config.data.options)
-            picks = torch.linspace(0, len(test) - 1, min(6, len(test))).round().long().tolist()  # spread out
+            test = rwae_data.load(
+                self.config.data.name,
+                self.config.data.test_split,
+                self.config.data.root,
+                **self.config.data.options,
+            )
+            picks = (
+                torch.linspace(0, len(test) - 1, min(6, len(test))).round().long().tolist()
+            )  # spread out
             self.preview_x = collate([test[i] for i in picks])["x"].to(self.ctx.device)
         with self._autocast():
-            progress_grid(self.model, self.preview_x, self.out / "samples" / f"step_{self.step:07d}.png", title=f"step {self.step}")
+            progress_grid(
+                self.model,
+                self.preview_x,
+                self.out / "samples" / f"step_{self.step:07d}.png",
+                title=f"step {self.step}",
+            )
 
     def _autocast(self):
         if not self.config.train.bf16:
@@ -213,8 +260,16 @@ class Trainer:
 
     def fit(self) -> dict:
         tc, ctx = self.config.train, self.ctx
-        old_handlers = {s: signal.signal(s, self._request_stop) for s in (signal.SIGINT, signal.SIGTERM)}
-        bar = tqdm(total=tc.steps, initial=self.step, desc="train", unit="step", disable=(not self.progress or not ctx.is_main) or None)
+        old_handlers = {
+            s: signal.signal(s, self._request_stop) for s in (signal.SIGINT, signal.SIGTERM)
+        }
+        bar = tqdm(
+            total=tc.steps,
+            initial=self.step,
+            desc="train",
+            unit="step",
+            disable=(not self.progress or not ctx.is_main) or None,
+        )
         start, seen = time.perf_counter(), 0
         window: dict[str, list[float]] = {}
         window_start, window_steps = time.perf_counter(), 0
@@ -236,7 +291,9 @@ class Trainer:
                         last["seq_per_s"] = window_steps * tc.batch_size / max(elapsed, 1e-9)
                         if ctx.is_main:
                             self.metrics.log(self.step, {"epoch": self.epoch, **last})
-                            bar.set_postfix({k: f"{v:.3g}" for k, v in last.items() if k not in ("lr", "epoch")})
+                            bar.set_postfix(
+                                {k: f"{v:.3g}" for k, v in last.items() if k not in ("lr", "epoch")}
+                            )
                         window, window_start, window_steps = {}, time.perf_counter(), 0
                     bar.update(1)
                     if tc.sample_every and self.step % tc.sample_every == 0:
@@ -276,7 +333,9 @@ class Trainer:
         return summary
 
 
-def train(config: ExperimentConfig, out: str | Path, *, resume: bool = False, progress: bool = True) -> dict:
+def train(
+    config: ExperimentConfig, out: str | Path, *, resume: bool = False, progress: bool = True
+) -> dict:
     """Train (or resume) in this process, or in each process launched by torchrun."""
     ctx = setup(config.train.device)
     try:

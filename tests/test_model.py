@@ -1,0 +1,192 @@
+import pickle
+
+import pytest
+import torch
+
+from rwae import RWAE, RWAEConfig
+from rwae.errors import RWAEError
+from tests.helpers import tiny_model_config
+
+
+def batch(config, b=4, t=6, seed=0):
+    return torch.rand(b, t, *config.frame_shape, generator=torch.Generator().manual_seed(seed))
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        {},
+        {"static_penalty": "kl", "dynamic_penalty": "kl"},
+        {"static_penalty": "gan", "dynamic_penalty": "gan"},
+        {"num_actions": 9},
+        {"frame_shape": [20], "decoder": "frame"},
+        {"frame_shape": [1, 32, 32], "norm": "group", "static_input": "shuffled"},
+        {
+            "static_input": "random_frame",
+            "beta_independence": 1.0,
+            "beta_static_kl": 0.1,
+            "stochastic_encoder": False,
+        },
+        {"recon_loss": "bce", "kernel": "rbf"},
+    ],
+)
+def test_shapes_of_every_method(overrides):
+    torch.manual_seed(0)
+    config = tiny_model_config(**overrides)
+    model = RWAE(config)
+    x = batch(config)
+    out = model(x)
+    assert out.x_recon.shape == x.shape and torch.isfinite(out.loss)
+    assert out.posterior.static.shape == (4, config.static_dim)
+    assert out.posterior.dynamic.shape == (4, 6, config.dynamic_dim)
+    assert set(out.losses) >= {"recon", "static", "dynamic", "loss"}
+    (out.loss + out.critic_loss).backward()
+    model.eval()
+    g = torch.Generator().manual_seed(0)
+    assert model.generate(3, 5, generator=g).shape == (3, 5, *config.frame_shape)
+    assert model.reconstruct(x).shape == x.shape
+    assert model.swap(x, x.flip(0)).shape == x.shape
+    assert model.resample_static(x, generator=g).shape == x.shape
+    assert model.resample_dynamics(x, generator=g).shape == x.shape
+    assert model.interpolate(x[:2], x[2:], steps=3).shape == (3, 2, 6, *config.frame_shape)
+    if config.is_image:
+        gen = model.generate(2, 3, generator=g)
+        assert float(gen.min()) >= 0 and float(gen.max()) <= 1
+
+
+def test_generation_is_reproducible_with_a_generator():
+    model = RWAE(tiny_model_config()).eval()
+    a = model.generate(2, 4, generator=torch.Generator().manual_seed(3))
+    b = model.generate(2, 4, generator=torch.Generator().manual_seed(3))
+    c = model.generate(2, 4, generator=torch.Generator().manual_seed(4))
+    assert torch.equal(a, b) and not torch.equal(a, c)
+
+
+def test_swap_uses_static_of_first_and_dynamics_of_second():
+    torch.manual_seed(0)
+    model = RWAE(tiny_model_config()).eval()
+    x1, x2 = batch(model.config, seed=1), batch(model.config, seed=2)
+    p1, p2 = model.encode(x1), model.encode(x2)
+    expected = model.decode(p1.static_mean, p2.dynamic_mean)
+    assert torch.allclose(model.swap(x1, x2), expected)
+
+
+def test_kl_configuration_is_the_dsvae_objective():
+    torch.manual_seed(0)
+    model = RWAE(
+        tiny_model_config(
+            static_penalty="kl", dynamic_penalty="kl", beta_static=1.0, beta_dynamic=1.0
+        )
+    )
+    out = model(batch(model.config))
+    post = out.posterior
+    static_kl = (
+        torch.distributions.kl_divergence(
+            torch.distributions.Normal(post.static_mean, (0.5 * post.static_logvar).exp()),
+            torch.distributions.Normal(0.0, 1.0),
+        )
+        .sum(-1)
+        .mean()
+    )
+    assert torch.allclose(out.static_penalty, static_kl, rtol=1e-5)
+    assert torch.allclose(
+        out.loss, out.recon_loss + out.static_penalty + out.dynamic_penalty, rtol=1e-6
+    )
+
+
+def test_gan_variant_updates_both_optimizers():
+    torch.manual_seed(0)
+    model = RWAE(tiny_model_config(static_penalty="gan", dynamic_penalty="gan"))
+    opt = torch.optim.Adam(model.generator_parameters(), lr=1e-2)
+    critic_opt = torch.optim.Adam(model.critic.parameters(), lr=1e-2)
+    gen_before = [p.detach().clone() for p in model.generator_parameters()]
+    critic_before = [p.detach().clone() for p in model.critic.parameters()]
+    out = model(batch(model.config))
+    # the model's loss must not reach the critic's weights: only critic_loss trains them
+    grads = torch.autograd.grad(out.loss, list(model.critic.parameters()), allow_unused=True)
+    assert all(g is None for g in grads)
+    (out.loss + out.critic_loss).backward()
+    opt.step()
+    critic_opt.step()
+    assert any(
+        not torch.equal(a, p) for a, p in zip(gen_before, model.generator_parameters(), strict=True)
+    )
+    assert all(
+        not torch.equal(a, p) for a, p in zip(critic_before, model.critic.parameters(), strict=True)
+    )
+
+
+def test_weak_supervision_action_code():
+    torch.manual_seed(0)
+    model = RWAE(tiny_model_config(num_actions=5))
+    out = model(batch(model.config))
+    assert out.posterior.action_logits.shape == (4, 5)
+    out.loss.backward()
+    assert (
+        model.action_head.weight.grad.abs().sum() > 0
+    )  # a receives gradients (through decoder and prior)
+    model.gumbel_temperature.fill_(1e-4)  # the hard limit
+    with torch.no_grad():
+        a = model.encode(batch(model.config)).action
+    assert torch.allclose(a.max(-1).values, torch.ones(4), atol=1e-3) and torch.allclose(
+        a.sum(-1), torch.ones(4)
+    )
+    model.update_temperature(10**9)
+    assert float(model.gumbel_temperature) == pytest.approx(model.config.gumbel_temperature_min)
+
+
+def test_dynamic_penalty_reaches_encoder_and_prior():
+    torch.manual_seed(0)
+    model = RWAE(tiny_model_config())
+    out = model(batch(model.config))
+    out.dynamic_penalty.backward()
+    assert model.prior_head.linear.weight.grad.abs().sum() > 0
+    assert model.dynamic_head.linear.weight.grad.abs().sum() > 0
+
+
+def test_wrong_input_shape_is_a_clear_error():
+    model = RWAE(tiny_model_config())
+    with pytest.raises(RWAEError, match=r"expected input of shape \(B, T, 3, 64, 64\)"):
+        model(torch.rand(2, 4, 1, 64, 64))
+
+
+def test_save_and_load_pretrained_gives_identical_outputs(tmp_path):
+    torch.manual_seed(0)
+    model = RWAE(tiny_model_config(num_actions=3, static_penalty="gan")).eval()
+    x = batch(model.config)
+    model.save_pretrained(tmp_path / "m")
+    loaded = RWAE.from_pretrained(tmp_path / "m")
+    assert loaded.config == model.config
+    assert torch.equal(model.reconstruct(x), loaded.reconstruct(x))
+    g1, g2 = torch.Generator().manual_seed(1), torch.Generator().manual_seed(1)
+    assert torch.equal(model.generate(2, 3, g1), loaded.generate(2, 3, g2))
+    assert sorted(p.name for p in (tmp_path / "m").iterdir()) == [
+        "config.json",
+        "model.safetensors",
+    ]
+
+
+class Payload:
+    def __reduce__(self):
+        return (print, ("this would run on load",))
+
+
+def test_pickled_files_are_refused(tmp_path):
+    model = RWAE(tiny_model_config())
+    model.save_pretrained(tmp_path / "m")
+    (tmp_path / "m" / "model.safetensors").write_bytes(pickle.dumps({"weights": Payload()}))
+    with pytest.raises(RWAEError, match="model.safetensors"):
+        RWAE.from_pretrained(tmp_path / "m")
+    with pytest.raises(RWAEError, match="config.json: not found"):
+        RWAE.from_pretrained(tmp_path / "nothing")
+
+
+def test_config_rejects_bad_values():
+    from rwae.config import ConfigError
+
+    with pytest.raises(ConfigError, match="static_penalty"):
+        RWAEConfig(static_penalty="wasserstein")
+    with pytest.raises(ConfigError, match="power-of-two"):
+        RWAEConfig(frame_shape=[3, 48, 48])
+    with pytest.raises(RWAEError, match="Gaussian encoder"):
+        RWAE(tiny_model_config(stochastic_encoder=False, static_penalty="kl"))

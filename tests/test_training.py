@@ -1,0 +1,167 @@
+import csv
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from rwae import RWAE
+from rwae.cli import main
+from rwae.errors import RWAEError
+from rwae.training import Trainer, TrainingDiverged, TrainingInterrupted, train
+from rwae.training import checkpoint as ckpt
+from rwae.training.distributed import DistContext
+from tests.helpers import TINY_MODEL, tiny_experiment
+
+
+def read_metrics(run):
+    with open(run / "metrics.csv", newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def test_short_training_on_sprites_lowers_the_loss(tmp_path):
+    config = tiny_experiment(
+        **{
+            "train.steps": 40,
+            "train.log_every": 10,
+            "train.sample_every": 40,
+            "train.batch_size": 16,
+        }
+    )
+    summary = train(config, tmp_path / "run", progress=False)
+    rows = read_metrics(tmp_path / "run")
+    assert [int(r["step"]) for r in rows] == [10, 20, 30, 40]
+    assert float(rows[-1]["recon"]) < 0.7 * float(rows[0]["recon"])
+    assert summary["steps"] == 40 and (tmp_path / "run" / "samples" / "step_0000040.png").is_file()
+    model = RWAE.from_pretrained(tmp_path / "run" / "model")
+    assert model.config.conv_width == TINY_MODEL["conv_width"]
+
+
+def _interrupt_after(trainer: Trainer, k: int) -> None:
+    original = trainer.train_step
+
+    def step(x):
+        values = original(x)
+        if trainer.step + 1 == k:
+            trainer.stop_requested = True
+        return values
+
+    trainer.train_step = step
+
+
+@pytest.mark.parametrize("variant", [{}, {"model.static_penalty": "gan", "model.num_actions": 3}])
+def test_resume_is_bit_exact(tmp_path, variant):
+    config = tiny_experiment(**{"train.steps": 6, **variant})
+    train(config, tmp_path / "straight", progress=False)
+    trainer = Trainer(config, tmp_path / "resumed", DistContext(), progress=False)
+    _interrupt_after(trainer, 3)
+    with pytest.raises(TrainingInterrupted, match="step 3"):
+        trainer.fit()
+    Trainer(config, tmp_path / "resumed", DistContext(), resume=True, progress=False).fit()
+    a = load_file(tmp_path / "straight" / "model" / "model.safetensors")
+    b = load_file(tmp_path / "resumed" / "model" / "model.safetensors")
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+
+    def losses(run):
+        return [{k: v for k, v in row.items() if k != "seq_per_s"} for row in read_metrics(run)]
+
+    assert losses(tmp_path / "straight") == losses(
+        tmp_path / "resumed"
+    )  # the same curve, step for step
+
+
+def test_existing_run_needs_resume(tmp_path):
+    config = tiny_experiment(**{"train.steps": 1})
+    train(config, tmp_path / "run", progress=False)
+    with pytest.raises(RWAEError, match="--resume"):
+        train(config, tmp_path / "run", progress=False)
+
+
+def test_non_finite_loss_stops_and_keeps_the_last_good_checkpoint(tmp_path):
+    config = tiny_experiment(**{"train.steps": 10, "train.checkpoint_every": 2})
+    trainer = Trainer(config, tmp_path / "run", DistContext(), progress=False)
+    forward = trainer.model.forward
+    calls = {"n": 0}
+
+    def poisoned(x):
+        out = forward(x)
+        calls["n"] += 1
+        if calls["n"] == 3:
+            out.loss = out.loss * float("nan")
+        return out
+
+    trainer.model.forward = poisoned
+    with pytest.raises(TrainingDiverged, match="non-finite loss at step 3"):
+        trainer.fit()
+    state = ckpt.load(tmp_path / "run" / "checkpoints" / "last.pt")
+    assert state["step"] == 2
+    assert all(torch.isfinite(v).all() for v in state["model"].values() if v.is_floating_point())
+
+
+def test_checkpoint_with_pickled_object_is_refused(tmp_path):
+    path = tmp_path / "last.pt"
+    torch.save({"step": 1, "payload": object()}, path)
+    with pytest.raises(RWAEError, match="refused"):
+        ckpt.load(path)
+
+
+def test_checkpoints_are_pruned_and_atomic(tmp_path):
+    config = tiny_experiment(
+        **{"train.steps": 6, "train.checkpoint_every": 1, "train.keep_checkpoints": 2}
+    )
+    train(config, tmp_path / "run", progress=False)
+    files = sorted(p.name for p in (tmp_path / "run" / "checkpoints").iterdir())
+    assert files == ["last.pt", "step_0000005.pt", "step_0000006.pt"]
+
+
+def test_cli_train_and_sigterm_then_resume(tmp_path):
+    run = tmp_path / "run"
+    sets = [f"model.{k}={v}" for k, v in TINY_MODEL.items()] + [
+        "train.batch_size=8",
+        "train.steps=100000",
+        "train.log_every=1",
+        "train.sample_every=0",
+    ]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "rwae", "train", "--out", str(run), "-q", "--set", *sets],
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and not (
+        (run / "metrics.csv").is_file() and len(read_metrics(run)) >= 2
+    ):
+        time.sleep(0.2)
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err
+    assert "interrupted at step" in err and "--resume" in err
+    step = ckpt.load(run / "checkpoints" / "last.pt")["step"]
+    assert step >= 2
+    assert (
+        main(["train", "--out", str(run), "--resume", "-q", "--set", f"train.steps={step + 2}"])
+        == 0
+    )
+    assert ckpt.load(run / "checkpoints" / "last.pt")["step"] == step + 2
+    assert [int(r["step"]) for r in read_metrics(run)] == list(range(1, step + 3))
+
+
+def test_cli_rejects_unknown_keys(capsys):
+    assert main(["train", "--set", "model.colour=red"]) == 2
+    assert "model.colour" in capsys.readouterr().err
+
+
+def test_wrong_frame_shape_for_data_names_the_fix(tmp_path):
+    config = tiny_experiment(**{"model.frame_shape": "[64]"})
+    with pytest.raises(RWAEError, match=r"set --set model.frame_shape=\[3, 64, 64\]"):
+        train(config, tmp_path / "run", progress=False)
+
+
+@pytest.mark.skipif(os.environ.get("CI") == "true" and sys.platform != "linux", reason="signals")
+def test_features_dataset_trains(tmp_path):
+    config = tiny_experiment(**{"data.name": "fsdd", "model.frame_shape": "[64]", "train.steps": 3})
+    assert train(config, tmp_path / "run", progress=False)["steps"] == 3
