@@ -17,6 +17,7 @@ import json
 import math
 import random
 import signal
+import threading
 import time
 from pathlib import Path
 
@@ -260,9 +261,13 @@ class Trainer:
 
     def fit(self) -> dict:
         tc, ctx = self.config.train, self.ctx
-        old_handlers = {
-            s: signal.signal(s, self._request_stop) for s in (signal.SIGINT, signal.SIGTERM)
-        }
+        old_handlers = {}
+        if (
+            threading.current_thread() is threading.main_thread()
+        ):  # signals can only be caught there
+            old_handlers = {
+                s: signal.signal(s, self._request_stop) for s in (signal.SIGINT, signal.SIGTERM)
+            }
         bar = tqdm(
             total=tc.steps,
             initial=self.step,
@@ -315,7 +320,8 @@ class Trainer:
             for s, handler in old_handlers.items():
                 signal.signal(s, handler)
         self.save_checkpoint()
-        self._pictures()
+        if not (tc.sample_every and self.step % tc.sample_every == 0):  # not drawn at this step yet
+            self._pictures()
         summary = {}
         if ctx.is_main:
             self.model.save_pretrained(self.out / "model")
