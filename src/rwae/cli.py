@@ -6,6 +6,7 @@ import argparse
 import sys
 import time
 from collections.abc import Sequence
+from pathlib import Path
 
 import yaml
 
@@ -49,8 +50,6 @@ def _data_show(args: argparse.Namespace) -> int:
 
 
 def _train(args: argparse.Namespace) -> int:
-    from pathlib import Path
-
     from rwae.config import load_config
     from rwae.training import TrainingInterrupted, resume_config, train
 
@@ -74,6 +73,84 @@ def _train(args: argparse.Namespace) -> int:
             f"trained to step {summary['steps']} in {summary['seconds_this_session']:.0f} s ({losses}); model: {Path(out) / 'model'}"
         )
     return 0
+
+
+def _judge_train(args: argparse.Namespace) -> int:
+    from rwae.training.judge import train_judge
+
+    results = train_judge(
+        args.dataset,
+        args.out,
+        steps=args.steps,
+        batch_size=args.batch_size,
+        lr=args.lr,
+        seed=args.seed,
+        root=args.data_root,
+    )
+    scores = ", ".join(f"{k} {v:.4f}" for k, v in results["test"].items())
+    print(f"judge for {args.dataset} saved to {args.out}; test: {scores}")
+    return 0
+
+
+def _eval(args: argparse.Namespace) -> int:
+    from rwae.evaluation.report import run_evaluation
+
+    record = run_evaluation(
+        args.model,
+        dataset=args.dataset,
+        repeats=args.repeats,
+        seed=args.seed,
+        out=args.out,
+        limit=args.limit,
+        judge=args.judge,
+        overwrite=args.overwrite,
+        batch_size=args.batch_size,
+        root=args.data_root,
+        device=args.device,
+        pictures=not args.no_pictures,
+    )
+    for name, value in record["metrics"].items():
+        print(f"{name:28s} {value['mean']:.4f} ± {value['std']:.4f}")
+    print(
+        f"wrote {record['out']}/results.json and report.md ({record['evaluation']['elapsed_s']} s)"
+    )
+    return 0
+
+
+def _swap(args: argparse.Namespace) -> int:
+    from rwae.data.dataset import fetch
+    from rwae.evaluation.pictures import save_swap
+    from rwae.evaluation.report import load_eval_set, resolve_model_dir
+    from rwae.models import RWAE
+
+    model_dir = resolve_model_dir(args.model)
+    model = RWAE.from_pretrained(model_dir)
+    _, test = load_eval_set(model_dir, args.dataset, args.data_root)
+    picks = spread_indices(len(test), args.count, args.seed)
+    out = save_swap(model, fetch(test, picks)["x"], args.out)
+    print(f"wrote {out}")
+    return 0
+
+
+def _sample(args: argparse.Namespace) -> int:
+    import torch
+
+    from rwae.evaluation.pictures import save_samples
+    from rwae.evaluation.report import resolve_model_dir, training_data
+    from rwae.models import RWAE
+
+    model_dir = resolve_model_dir(args.model)
+    model = RWAE.from_pretrained(model_dir)
+    length = args.length or int(training_data(model_dir).get("seq_len", 8))
+    samples = model.generate(args.count, length, generator=torch.Generator().manual_seed(args.seed))
+    print(f"wrote {save_samples(samples, args.out)}")
+    return 0
+
+
+def spread_indices(n: int, count: int, seed: int) -> list[int]:
+    """`count` test indices: evenly spread, shifted by the seed."""
+    step = max(1, n // count)
+    return [(seed + i * step) % n for i in range(count)]
 
 
 def _config(args: argparse.Namespace) -> int:
@@ -161,6 +238,70 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_train)
+
+    judge_parser = commands.add_parser(
+        "judge", help="judges: classifiers that score generated sequences"
+    )
+    judge_commands = judge_parser.add_subparsers(
+        dest="judge_command", metavar="<subcommand>", required=True
+    )
+    p = judge_commands.add_parser(
+        "train", help="train a judge on a dataset's real data (full supervision)"
+    )
+    p.add_argument("dataset", help="sprites | smmnist | fsdd")
+    p.add_argument(
+        "--out", required=True, help="folder for config.json, model.safetensors, results.json"
+    )
+    p.add_argument("--steps", type=int, default=3000)
+    p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument("--lr", type=float, default=1e-3)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--data-root", default=None)
+    p.set_defaults(func=_judge_train)
+
+    p = commands.add_parser(
+        "eval", help="evaluate a model: the field's metrics, results.json and report.md"
+    )
+    p.add_argument("model", help="a model folder (save_pretrained) or a run folder")
+    p.add_argument("--dataset", default=None, help="default: the dataset the model was trained on")
+    p.add_argument("--repeats", type=int, default=5)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", default=None, help="default: <run>/eval")
+    p.add_argument(
+        "--limit", type=int, default=None, help="evaluate N spread-out test sequences (quick looks)"
+    )
+    p.add_argument(
+        "--judge", default=None, help="a judge folder (default: the shipped judge of the dataset)"
+    )
+    p.add_argument("--batch-size", type=int, default=128)
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--data-root", default=None)
+    p.add_argument("--overwrite", action="store_true", help="replace an existing results.json")
+    p.add_argument("--no-pictures", action="store_true")
+    p.set_defaults(func=_eval)
+
+    p = commands.add_parser(
+        "swap", help="swap grid: static codes in rows, dynamics in columns (.png or .gif)"
+    )
+    p.add_argument("model")
+    p.add_argument(
+        "--out", required=True, help="swap.png (animation strips) or swap.gif (animated)"
+    )
+    p.add_argument("--dataset", default=None)
+    p.add_argument("--count", type=int, default=4, help="sequences per side")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--data-root", default=None)
+    p.set_defaults(func=_swap)
+
+    p = commands.add_parser(
+        "sample", help="unconditional samples (.gif animated, .png frames in rows)"
+    )
+    p.add_argument("model")
+    p.add_argument("--out", required=True)
+    p.add_argument("--count", type=int, default=8)
+    p.add_argument("--length", type=int, default=None, help="frames (default: the training length)")
+    p.add_argument("--seed", type=int, default=0)
+    p.set_defaults(func=_sample)
 
     p = commands.add_parser("config", help="print a resolved config (all keys with their values)")
     _add_config_args(p)

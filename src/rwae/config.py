@@ -149,6 +149,11 @@ class TrainConfig:
     checkpoint_every: int = 500
     keep_checkpoints: int = 2
     tensorboard: bool = False
+    judge_every: int = (
+        0  # every N steps: the judge's quick check on a fixed test subset (judge.csv); 0 = off
+    )
+    judge_sequences: int = 270  # size of that subset (spread over the test split)
+    judge: str | None = None  # a judge folder; default: the shipped judge of the dataset
 
     def __post_init__(self) -> None:
         if self.batch_size < 2:

@@ -103,3 +103,10 @@ class SequenceDataset(Dataset):
 def collate(batch: dict | list) -> dict[str, torch.Tensor]:
     """DataLoader collate_fn that accepts a ready batch (from __getitems__) or a list of items."""
     return batch if isinstance(batch, dict) else default_collate(batch)
+
+
+def fetch(dataset: Dataset, indices: list[int] | np.ndarray) -> dict[str, torch.Tensor]:
+    """A stacked batch of any dataset's items (the fast path when it has `batch`)."""
+    if hasattr(dataset, "batch"):
+        return dataset.batch(indices)
+    return default_collate([dataset[int(i)] for i in indices])

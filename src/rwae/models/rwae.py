@@ -486,9 +486,17 @@ class RWAE(nn.Module):
 
     # ------------------------------------------------------------------ files
     def save_pretrained(
-        self, directory: str | os.PathLike, *, is_main_process: bool = True
+        self,
+        directory: str | os.PathLike,
+        *,
+        is_main_process: bool = True,
+        training_data: dict | None = None,
     ) -> Path:
-        """Write config.json and model.safetensors into `directory` (atomically; rank 0 only)."""
+        """Write config.json and model.safetensors into `directory` (atomically; rank 0 only).
+
+        training_data: optional description of the data the model was trained on (name, options),
+        kept in config.json so that evaluation finds the matching test split.
+        """
         from safetensors.torch import save_model
 
         directory = Path(directory)
@@ -500,6 +508,8 @@ class RWAE(nn.Module):
             "rwae_version": __version__,
             "model": dataclasses.asdict(self.config),
         }
+        if training_data is not None:
+            config["training_data"] = training_data
         tmp_weights, tmp_config = (
             directory / f".{WEIGHTS_NAME}.tmp",
             directory / f".{CONFIG_NAME}.tmp",

@@ -37,6 +37,7 @@ from rwae.training import checkpoint
 from rwae.training.distributed import DistContext, gather_along_batch, setup, teardown
 from rwae.training.metrics_log import MetricsLogger
 from rwae.training.pictures import progress_grid
+from rwae.training.quick_check import QuickCheck
 from rwae.training.sampler import ResumableBatchSampler
 
 CHECKPOINT_FORMAT = 1
@@ -140,6 +141,9 @@ class Trainer:
         if ctx.is_main:
             self.out.mkdir(parents=True, exist_ok=True)
             config.to_yaml(self.out / "config.yaml")
+            self.quick_check = QuickCheck(config, self.out, ctx.device)
+            if resume:
+                self.quick_check.truncate_after(self.step)
             self.metrics = MetricsLogger(
                 self.out, resume_step=self.step if resume else None, tensorboard=tc.tensorboard
             )
@@ -303,6 +307,17 @@ class Trainer:
                     bar.update(1)
                     if tc.sample_every and self.step % tc.sample_every == 0:
                         self._pictures()
+                    if tc.judge_every and self.step % tc.judge_every == 0 and ctx.is_main:
+                        with self._autocast():
+                            scores = self.quick_check(self.model, self.step)
+                        shown = {
+                            k: scores[k] for k in ("action_acc", "attribute_acc") if k in scores
+                        }
+                        if shown:
+                            bar.write(
+                                f"step {self.step}: "
+                                + ", ".join(f"{k} {v:.3f}" for k, v in shown.items())
+                            )
                     if tc.checkpoint_every and self.step % tc.checkpoint_every == 0:
                         self.save_checkpoint(keep_step_file=True)
                     if ctx.any(self.stop_requested):
@@ -324,7 +339,13 @@ class Trainer:
             self._pictures()
         summary = {}
         if ctx.is_main:
-            self.model.save_pretrained(self.out / "model")
+            self.model.save_pretrained(
+                self.out / "model",
+                training_data={
+                    **dataclasses.asdict(self.config.data),
+                    "seq_len": self.train_set[0]["x"].shape[0],
+                },
+            )
             summary = {
                 "steps": self.step,
                 "sequences_seen_this_session": seen,

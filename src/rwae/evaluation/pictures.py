@@ -1,0 +1,148 @@
+"""Pictures of a trained model: swap grids, samples (PNG strips or animated GIF), training curves."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image, ImageDraw, ImageFont
+
+from rwae.data.preview import draw_grid
+from rwae.models import RWAE
+
+GAP = 6
+
+
+def _frames_uint8(x: torch.Tensor) -> np.ndarray:
+    """(..., T, C, H, W) in [0, 1] -> uint8 (..., T, H, W, 3)."""
+    if x.shape[-3] == 1:
+        x = x.expand(*x.shape[:-3], 3, *x.shape[-2:])
+    return (x.clamp(0, 1) * 255).round().byte().movedim(-3, -1).cpu().numpy()
+
+
+@torch.no_grad()
+def swap_cells(model: RWAE, x: torch.Tensor) -> torch.Tensor:
+    """(N, N, T, ...): cell (i, j) = static code of x[i] with the dynamics (and action) of x[j]."""
+    model.eval()
+    post = model.encode(x)
+    n = x.shape[0]
+    static = post.static_mean.repeat_interleave(n, 0)  # i-major: (i, j) -> i * n + j
+    dynamic = post.dynamic_mean.repeat(n, 1, 1)
+    action = None if post.action is None else post.action.repeat(n, 1)
+    return model.decode(static, dynamic, action).unflatten(0, (n, n))
+
+
+def save_swap(model: RWAE, x: torch.Tensor, out: str | Path) -> Path:
+    """Swap grid: the first row shows the dynamics sources, the first column the static sources.
+
+    .png: each cell an animation strip (frames left to right); .gif: each cell animated.
+    """
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    cells = swap_cells(model, x).cpu()
+    n, t = cells.shape[0], cells.shape[2]
+    if not model.config.is_image:
+        flat = cells.flatten(0, 1)
+        captions = [f"static {i} + dynamics {j}" for i in range(n) for j in range(n)]
+        draw_grid(flat, captions, "swap: rows keep the static code, columns the dynamics").save(
+            out.with_suffix(".png")
+        )
+        return out.with_suffix(".png")
+    frames = _frames_uint8(cells)  # (N, N, T, H, W, 3)
+    sources = _frames_uint8(x.cpu())  # (N, T, H, W, 3)
+    blank = np.full_like(sources[0], 255)
+    table = [[blank, *sources]] + [
+        [sources[i], *frames[i]] for i in range(n)
+    ]  # (N+1) x (N+1) sequences
+    h, w = frames.shape[3:5]
+    if out.suffix.lower() == ".gif":
+        images = []
+        for step in range(frames.shape[2]):
+            canvas = np.full(((n + 1) * (h + GAP), (n + 1) * (w + GAP), 3), 255, np.uint8)
+            for r, row in enumerate(table):
+                for c, seq in enumerate(row):
+                    canvas[r * (h + GAP) : r * (h + GAP) + h, c * (w + GAP) : c * (w + GAP) + w] = (
+                        seq[step]
+                    )
+            images.append(Image.fromarray(canvas))
+        images[0].save(out, save_all=True, append_images=images[1:], duration=150, loop=0)
+        return out
+    strip_w = t * (w + 1)
+    canvas = np.full(((n + 1) * (h + GAP), (n + 1) * (strip_w + GAP), 3), 255, np.uint8)
+    for r, row in enumerate(table):
+        for c, seq in enumerate(row):
+            strip = np.concatenate(
+                [np.pad(f, ((0, 0), (0, 1), (0, 0)), constant_values=255) for f in seq], axis=1
+            )
+            canvas[
+                r * (h + GAP) : r * (h + GAP) + h,
+                c * (strip_w + GAP) : c * (strip_w + GAP) + strip_w,
+            ] = strip
+    Image.fromarray(canvas).save(out)
+    return out
+
+
+def save_samples(samples: torch.Tensor, out: str | Path, columns: int = 4) -> Path:
+    """Generated sequences: .png = one sequence per row (frames left to right); .gif = animated grid."""
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    samples = samples.cpu()
+    if samples.dim() == 3 or out.suffix.lower() != ".gif":
+        captions = [f"sample {i}" for i in range(len(samples))]
+        draw_grid(samples, captions).save(out.with_suffix(".png"))
+        return out.with_suffix(".png")
+    frames = _frames_uint8(samples)  # (N, T, H, W, 3)
+    n, t, h, w = frames.shape[:4]
+    rows = -(-n // columns)
+    images = []
+    for step in range(t):
+        canvas = np.full((rows * (h + GAP), columns * (w + GAP), 3), 255, np.uint8)
+        for i in range(n):
+            r, c = divmod(i, columns)
+            canvas[r * (h + GAP) : r * (h + GAP) + h, c * (w + GAP) : c * (w + GAP) + w] = frames[
+                i, step
+            ]
+        images.append(Image.fromarray(canvas))
+    images[0].save(out, save_all=True, append_images=images[1:], duration=150, loop=0)
+    return out
+
+
+def plot_curves(
+    metrics_csv: str | Path, out: str | Path, columns: list[str] | None = None
+) -> Path | None:
+    """Small line charts of training curves (one panel per column of metrics.csv), drawn with Pillow."""
+    with open(metrics_csv, newline="") as f:
+        rows = list(csv.DictReader(f))
+    if len(rows) < 2:
+        return None
+    skip = {"step", "epoch", "lr", "seq_per_s"}
+    names = columns or [k for k in rows[0] if k not in skip]
+    steps = np.array([float(r["step"]) for r in rows])
+    panel_w, panel_h, pad = 320, 160, 30
+    canvas = Image.new("RGB", (len(names) * (panel_w + pad) + pad, panel_h + 2 * pad), "white")
+    draw, font = ImageDraw.Draw(canvas), ImageFont.load_default()
+    for k, name in enumerate(names):
+        values = np.array(
+            [float(r[name]) if r.get(name) not in (None, "") else np.nan for r in rows]
+        )
+        ok = np.isfinite(values)
+        if ok.sum() < 2:
+            continue
+        x0, y0 = pad + k * (panel_w + pad), pad
+        lo, hi = float(values[ok].min()), float(values[ok].max())
+        span = hi - lo or 1.0
+        draw.rectangle([x0, y0, x0 + panel_w, y0 + panel_h], outline="gray")
+        px = x0 + (steps[ok] - steps[0]) / max(steps[-1] - steps[0], 1) * panel_w
+        py = y0 + panel_h - (values[ok] - lo) / span * panel_h
+        draw.line(list(zip(px.tolist(), py.tolist(), strict=True)), fill=(200, 50, 50), width=2)
+        draw.text((x0, 8), name, fill="black", font=font)
+        draw.text((x0 + 2, y0 + 2), f"{hi:.4g}", fill="black", font=font)
+        draw.text((x0 + 2, y0 + panel_h - 12), f"{lo:.4g}", fill="black", font=font)
+        draw.text(
+            (x0 + panel_w - 60, y0 + panel_h + 4), f"step {int(steps[-1])}", fill="black", font=font
+        )
+    Path(out).parent.mkdir(parents=True, exist_ok=True)
+    canvas.save(out)
+    return Path(out)

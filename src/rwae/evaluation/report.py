@@ -1,0 +1,198 @@
+"""`rwae eval`: evaluate a saved model, write results.json and report.md with its pictures."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import torch
+
+from rwae import data as rwae_data
+from rwae.data.dataset import fetch
+from rwae.errors import RWAEError
+from rwae.evaluation.judge import SHIPPED, judge_dir, load_judge
+from rwae.evaluation.pictures import plot_curves, save_samples, save_swap
+from rwae.evaluation.protocol import evaluate
+from rwae.models import RWAE
+from rwae.models.rwae import CONFIG_NAME, WEIGHTS_NAME
+from rwae.provenance import provenance
+
+# Published Sprites numbers (DESIGN.md §2): Acc / IS / H(y|x) / H(y), GPU, hundreds of epochs.
+PUBLISHED_SPRITES = {
+    "R-WAE (Han et al. 2021)": (98.98, 8.516, 0.055, 2.197),
+    "DSVAE (Li & Mandt 2018)": (90.73, 8.384, 0.072, 2.192),
+    "S3VAE (Zhu et al. 2020)": (99.49, 8.637, 0.041, 2.197),
+    "C-DSVAE (Bai et al. 2021)": (99.99, 8.871, 0.014, 2.197),
+}
+
+
+def resolve_model_dir(model: str | os.PathLike) -> Path:
+    """A folder written by save_pretrained, or a run folder holding one in model/."""
+    path = Path(model)
+    for candidate in (path, path / "model"):
+        if (candidate / CONFIG_NAME).is_file() and (candidate / WEIGHTS_NAME).is_file():
+            return candidate
+    raise RWAEError(
+        f"{path}: no model here (expected {CONFIG_NAME} and {WEIGHTS_NAME}, or a run folder with model/)"
+    )
+
+
+def training_data(model_dir: Path) -> dict:
+    meta = json.loads((model_dir / CONFIG_NAME).read_text())
+    return meta.get("training_data") or {}
+
+
+def load_eval_set(model_dir: Path, dataset: str | None, root: str | None, split: str = "test"):
+    trained_on = training_data(model_dir)
+    name = dataset or trained_on.get("name") or "sprites"
+    options = trained_on.get("options", {}) if name == trained_on.get("name") else {}
+    return name, rwae_data.load(name, split, root or trained_on.get("root"), **options)
+
+
+def _format(metric: dict) -> str:
+    return f"{metric['mean']:.4f} ± {metric['std']:.4f}"
+
+
+def write_report(out: Path, results: dict, pictures: dict[str, Path]) -> Path:
+    m = results["metrics"]
+    judge = results.get("judge")
+    lines = [
+        f"# Evaluation of `{results['model']}`",
+        "",
+        f"Dataset **{results['dataset']}** ({results['evaluation']['num_sequences']} test sequences), "
+        f"{results['evaluation']['repeats']} repeats from seed {results['seed']}, {results['evaluation']['elapsed_s']} s.",
+        "",
+    ]
+    if judge:
+        acc = ", ".join(
+            f"{k.removeprefix('accuracy.')} {v:.4f}" for k, v in judge["test_accuracy"].items()
+        )
+        lines += [f"Judge `{judge['name']}`: test accuracy {acc}.", ""]
+    lines += (
+        ["| metric | mean ± std |", "| --- | --- |"]
+        + [f"| `{k}` | {_format(v)} |" for k, v in m.items()]
+        + [""]
+    )
+    if results["dataset"] == "sprites":
+        lines += [
+            "Published Sprites numbers for reference (GPU, hundreds of epochs; DESIGN.md §2):",
+            "",
+            "| model | Acc (%) | IS | H(y\\|x) | H(y) |",
+            "| --- | --- | --- | --- | --- |",
+        ]
+        lines += [
+            f"| {name} | {a} | {b} | {c} | {d} |"
+            for name, (a, b, c, d) in PUBLISHED_SPRITES.items()
+        ] + [""]
+    captions = {
+        "swap_png": "Swap: row i keeps the static code of the sequence in column 0, column j takes the dynamics of the sequence in row 0.",
+        "swap_gif": "The same swap grid, animated.",
+        "samples_gif": "Unconditional samples (z^c and z^m from the priors), animated.",
+        "samples_png": "Unconditional samples, frames left to right.",
+        "curves": "Training curves from the run's metrics.csv.",
+    }
+    for key, path in pictures.items():
+        lines += [captions.get(key, key), "", f"![{key}]({path.name})", ""]
+    lines += [f"Command: `{results['command']}`", ""]
+    path = out / "report.md"
+    path.write_text("\n".join(lines))
+    return path
+
+
+def run_evaluation(
+    model: str | os.PathLike,
+    *,
+    dataset: str | None = None,
+    repeats: int = 5,
+    seed: int = 0,
+    out: str | os.PathLike | None = None,
+    limit: int | None = None,
+    judge: str | None = None,
+    overwrite: bool = False,
+    batch_size: int = 128,
+    root: str | None = None,
+    device: str = "cpu",
+    pictures: bool = True,
+) -> dict:
+    model_dir = resolve_model_dir(model)
+    out = (
+        Path(out)
+        if out is not None
+        else (model_dir.parent / "eval" if model_dir.name == "model" else model_dir / "eval")
+    )
+    if (out / "results.json").exists() and not overwrite:
+        raise RWAEError(
+            f"{out / 'results.json'} exists; pass --overwrite to replace it or choose another --out"
+        )
+    torch.manual_seed(seed)
+    rwae = RWAE.from_pretrained(model_dir, map_location=device)
+    name, test = load_eval_set(model_dir, dataset, root)
+    info = getattr(test, "info", None)
+    if info is not None and list(info.frame_shape) != list(rwae.config.frame_shape):
+        raise RWAEError(
+            f"model frames {rwae.config.frame_shape} do not match dataset {name!r} frames {list(info.frame_shape)}; pass --dataset"
+        )
+    judge_model, judge_results = None, None
+    judge_name = judge or (
+        name if name in SHIPPED and (judge_dir(name) / "config.json").is_file() else None
+    )
+    if judge_name is not None:
+        judge_model, judge_results = load_judge(judge_name)
+        judge_model.to(device)
+    results = evaluate(
+        rwae, test, judge_model, repeats=repeats, seed=seed, limit=limit, batch_size=batch_size
+    )
+    record = {
+        "command": provenance()["command"],
+        "model": str(model_dir),
+        "dataset": name,
+        "config": {
+            "model": json.loads((model_dir / CONFIG_NAME).read_text()),
+            "repeats": repeats,
+            "limit": limit,
+            "batch_size": batch_size,
+        },
+        "seed": seed,
+        "versions": {k: v for k, v in provenance().items() if k.endswith("_version")},
+        "judge": None
+        if judge_model is None
+        else {
+            "name": str(judge_name),
+            "path": judge_results.get("path"),
+            "test_accuracy": {
+                k: v for k, v in judge_results.get("test", {}).items() if k.startswith("accuracy.")
+            },
+        },
+        "metrics": results["metrics"],
+        "per_repeat": results["per_repeat"],
+        "evaluation": {k: results[k] for k in ("num_sequences", "repeats", "elapsed_s")},
+        "provenance": provenance(),
+    }
+    out.mkdir(parents=True, exist_ok=True)
+    record["out"] = str(out)
+    (out / "results.json").write_text(json.dumps(record, indent=2) + "\n")
+    drawn: dict[str, Path] = {}
+    if pictures:
+        drawn = draw_pictures(rwae, test, out, seed)
+        curves = model_dir.parent / "metrics.csv"
+        if curves.is_file() and (path := plot_curves(curves, out / "curves.png")):
+            drawn["curves"] = path
+    write_report(out, record, drawn)
+    return record
+
+
+@torch.no_grad()
+def draw_pictures(model: RWAE, test, out: Path, seed: int, count: int = 4) -> dict[str, Path]:
+    picks = torch.linspace(0, len(test) - 1, count).round().long().tolist()
+    x = fetch(test, picks)["x"].to(model.device)
+    g = torch.Generator(device=model.device).manual_seed(seed)
+    samples = model.generate(8, x.shape[1], generator=g)
+    drawn = {
+        "swap_png": save_swap(model, x, out / "swap.png"),
+        "samples_png": save_samples(samples, out / "samples.png"),
+    }
+    if model.config.is_image:
+        drawn["swap_gif"] = save_swap(model, x, out / "swap.gif")
+        drawn["samples_gif"] = save_samples(samples, out / "samples.gif")
+    return drawn

@@ -1,0 +1,148 @@
+"""The evaluation protocol end to end on tiny, briefly trained models with the shipped judges."""
+
+import json
+
+import pytest
+import torch
+
+from rwae.cli import main
+from rwae.errors import RWAEError
+from rwae.evaluation import load_judge
+from rwae.evaluation.report import run_evaluation
+from rwae.training import train
+from rwae.training.judge import score_judge
+from tests.helpers import tiny_experiment
+
+SPRITES_KEYS = {
+    "action_acc",
+    "inception_score",
+    "h_y_given_x",
+    "h_y",
+    "attribute_acc",
+    "attribute_acc.body",
+    "attribute_acc.bottom",
+    "attribute_acc.top",
+    "attribute_acc.hair",
+    "swap_action_acc",
+    "swap_attribute_acc",
+    "gen_inception_score",
+    "gen_h_y_given_x",
+    "gen_h_y",
+    "recon_mse",
+}
+
+
+@pytest.fixture(scope="module")
+def sprites_run(tmp_path_factory):
+    run = tmp_path_factory.mktemp("runs") / "sprites"
+    train(tiny_experiment(**{"train.steps": 3, "model.num_actions": 9}), run, progress=False)
+    return run
+
+
+def test_shipped_sprites_judge_meets_its_bar():
+    from rwae import data
+
+    judge, results = load_judge("sprites")
+    assert all(v >= 0.995 for k, v in results["test"].items() if k.startswith("accuracy."))
+    test = data.load("sprites", "test")
+    subset = torch.utils.data.Subset(test, list(range(0, 2664, 4)))  # 666 sequences, every 4th
+    subset.batch = lambda idx: test.batch([4 * i for i in idx])
+    scores = score_judge(judge, subset)
+    assert set(scores) == {f"accuracy.{k}" for k in ("action", "body", "bottom", "top", "hair")}
+    assert min(scores.values()) >= 0.99
+
+
+def test_eval_writes_results_and_report(sprites_run, tmp_path):
+    record = run_evaluation(sprites_run, repeats=2, limit=27, out=tmp_path / "eval")
+    saved = json.loads((tmp_path / "eval" / "results.json").read_text())
+    assert set(saved) >= {"command", "config", "seed", "versions", "judge", "metrics"}
+    assert SPRITES_KEYS | {"action_cluster_acc"} <= set(saved["metrics"])
+    assert all(set(v) == {"mean", "std"} for v in saved["metrics"].values())
+    assert (
+        saved["judge"]["name"] == "sprites"
+        and saved["judge"]["test_accuracy"]["accuracy.action"] >= 0.995
+    )
+    assert (
+        0 <= record["metrics"]["action_acc"]["mean"] <= 1
+        and record["metrics"]["h_y"]["mean"] <= 2.1973
+    )
+    report = (tmp_path / "eval" / "report.md").read_text()
+    for picture in ("swap.png", "swap.gif", "samples.png", "samples.gif", "curves.png"):
+        assert picture in report and (tmp_path / "eval" / picture).is_file()
+    with pytest.raises(RWAEError, match="--overwrite"):
+        run_evaluation(sprites_run, repeats=1, limit=9, out=tmp_path / "eval")
+
+
+def test_eval_is_deterministic(sprites_run, tmp_path):
+    a = run_evaluation(sprites_run, repeats=1, limit=18, seed=3, out=tmp_path / "a", pictures=False)
+    b = run_evaluation(sprites_run, repeats=1, limit=18, seed=3, out=tmp_path / "b", pictures=False)
+    c = run_evaluation(sprites_run, repeats=1, limit=18, seed=4, out=tmp_path / "c", pictures=False)
+    assert a["metrics"] == b["metrics"]
+    assert (
+        a["metrics"]["action_acc"] != c["metrics"]["action_acc"]
+        or a["metrics"]["gen_h_y"] != c["metrics"]["gen_h_y"]
+    )
+
+
+def test_audio_eval_has_eer_and_judge_metrics(tmp_path):
+    run = tmp_path / "fsdd"
+    train(
+        tiny_experiment(**{"data.name": "fsdd", "model.frame_shape": "[64]", "train.steps": 2}),
+        run,
+        progress=False,
+    )
+    metrics = run_evaluation(run, repeats=1, limit=60, out=tmp_path / "eval")["metrics"]
+    assert {
+        "eer_static",
+        "eer_dynamic",
+        "eer_gap",
+        "speaker_acc",
+        "digit_acc",
+        "swap_speaker_acc",
+        "swap_digit_acc",
+    } <= set(metrics)
+    assert 0 <= metrics["eer_static"]["mean"] <= 1
+
+
+def test_timit_eval_has_eer_without_a_judge(tmp_path):
+    run = tmp_path / "timit"
+    train(
+        tiny_experiment(**{"data.name": "timit", "model.frame_shape": "[64]", "train.steps": 2}),
+        run,
+        progress=False,
+    )
+    record = run_evaluation(run, repeats=1, out=tmp_path / "eval", pictures=False)
+    assert record["judge"] is None and {"eer_static", "eer_dynamic", "eer_gap", "recon_mse"} <= set(
+        record["metrics"]
+    )
+    assert record["metrics"]["num_utterances"]["mean"] == 80  # the sx* sentences of 16 speakers
+
+
+def test_smmnist_eval_has_digit_and_motion(tmp_path):
+    run = tmp_path / "smmnist"
+    sets = {
+        "data.name": "smmnist",
+        "data.options": "{seq_len: 6, size: 64}",
+        "model.frame_shape": "[1, 64, 64]",
+        "train.steps": 2,
+    }
+    train(tiny_experiment(**sets), run, progress=False)
+    metrics = run_evaluation(run, repeats=1, limit=20, out=tmp_path / "eval", pictures=False)[
+        "metrics"
+    ]
+    assert {"digit_acc", "motion_error", "swap_motion_error", "recon_mse"} <= set(metrics)
+
+
+def test_swap_and_sample_commands(sprites_run, tmp_path):
+    for out in ("swap.png", "swap.gif"):
+        assert main(["swap", str(sprites_run), "--out", str(tmp_path / out), "--count", "3"]) == 0
+        assert (tmp_path / out).stat().st_size > 0
+    for out in ("samples.png", "samples.gif"):
+        assert (
+            main(
+                ["sample", str(sprites_run / "model"), "--out", str(tmp_path / out), "--count", "3"]
+            )
+            == 0
+        )
+        assert (tmp_path / out).is_file()
+    assert main(["eval", str(tmp_path / "nowhere")]) == 2
