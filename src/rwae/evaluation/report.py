@@ -91,6 +91,7 @@ def write_report(out: Path, results: dict, pictures: dict[str, Path]) -> Path:
         "samples_gif": "Unconditional samples (z^c and z^m from the priors), animated.",
         "samples_png": "Unconditional samples, frames left to right.",
         "curves": "Training curves from the run's metrics.csv.",
+        "judge_curves": "The judge's quick checks during training (judge.csv): both directions of disentanglement.",
     }
     for key, path in pictures.items():
         lines += [captions.get(key, key), "", f"![{key}]({path.name})", ""]
@@ -178,6 +179,21 @@ def run_evaluation(
         curves = model_dir.parent / "metrics.csv"
         if curves.is_file() and (path := plot_curves(curves, out / "curves.png")):
             drawn["curves"] = path
+        checks = model_dir.parent / "judge.csv"
+        wanted = [
+            "action_acc",
+            "attribute_acc",
+            "digit_acc",
+            "speaker_acc",
+            "motion_error",
+            "recon_mse",
+        ]
+        if checks.is_file():
+            with open(checks) as f:
+                header = f.readline().strip().split(",")
+            columns = [c for c in wanted if c in header]
+            if columns and (path := plot_curves(checks, out / "judge_curves.png", columns)):
+                drawn["judge_curves"] = path
     write_report(out, record, drawn)
     return record
 

@@ -1,0 +1,186 @@
+"""The structural-lever study of issue #7 (DESIGN.md §1.4): one change at a time from a common base,
+same seed, same step budget; each run is judged in both directions during training and at the end.
+
+    python studies/ablation.py list
+    python studies/ablation.py run VARIANT [--steps 2000] [--runs runs/ablation]
+    python studies/ablation.py render            # results/ablation/*.json -> docs/ablation.md
+
+A run trains with `rwae train` (resumable: run the same command again after a stop), then evaluates
+the final model on 540 spread-out test sequences (R = 2) and writes results/ablation/<variant>.json
+with the config, seed, budget, wall time, both metrics, the reconstruction error and the judge's
+quick-check curve.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+RESULTS = REPO / "results" / "ablation"
+BASE = "configs/sprites_cpu.yaml"
+
+# variant -> --set overrides on top of the base (sprites_cpu: per-frame decoder, ordered static input)
+VARIANTS: dict[str, list[str]] = {
+    "base": [],
+    "decoder_lstm": ["model.decoder=lstm"],  # the paper's Figure 1a structure
+    "static_shuffled": ["model.static_input=shuffled"],
+    "static_random_frame": ["model.static_input=random_frame"],
+    "static_logvar_floor": ["model.static_logvar_floor=-2.0"],
+    "static_kl": ["model.beta_static_kl=1.0"],
+    "independence": ["model.beta_independence=100.0"],
+    "small_static": ["model.static_dim=16"],
+    "large_dynamic": ["model.dynamic_dim=32"],
+    "beta_1000": ["model.beta_static=1000.0", "model.beta_dynamic=1000.0"],
+    "beta_10": ["model.beta_static=10.0", "model.beta_dynamic=10.0"],
+    "dsvae": [
+        "model.static_penalty=kl",
+        "model.dynamic_penalty=kl",
+        "model.beta_static=1.0",
+        "model.beta_dynamic=1.0",
+    ],
+    "dsvae_decoder_lstm": [
+        "model.static_penalty=kl",
+        "model.dynamic_penalty=kl",
+        "model.beta_static=1.0",
+        "model.beta_dynamic=1.0",
+        "model.decoder=lstm",
+    ],
+}
+EVAL_LIMIT, EVAL_REPEATS = 540, 2
+
+
+def run(variant: str, steps: int, runs: Path, judge_every: int) -> Path:
+    out = runs / variant
+    sets = [
+        *VARIANTS[variant],
+        f"train.steps={steps}",
+        f"train.judge_every={judge_every}",
+        "train.seed=0",
+    ]
+    cmd = ["rwae", "train", "-q", "--out", str(out)]
+    cmd += (
+        ["--resume", "--set", *sets]
+        if (out / "checkpoints" / "last.pt").is_file()
+        else ["--config", BASE, "--set", *sets]
+    )
+    start = time.perf_counter()
+    subprocess.run(cmd, check=True)
+    train_seconds = time.perf_counter() - start
+    eval_dir = out / "eval_ablation"
+    subprocess.run(
+        [
+            "rwae",
+            "eval",
+            str(out),
+            "--limit",
+            str(EVAL_LIMIT),
+            "--repeats",
+            str(EVAL_REPEATS),
+            "--out",
+            str(eval_dir),
+            "--overwrite",
+            "--no-pictures",
+        ],
+        check=True,
+    )
+    evaluation = json.loads((eval_dir / "results.json").read_text())
+    summary = json.loads((out / "train_summary.json").read_text())
+    with open(out / "judge.csv", newline="") as f:
+        curve = [{k: float(v) for k, v in row.items()} for row in csv.DictReader(f)]
+    with open(out / "metrics.csv", newline="") as f:
+        metrics_rows = list(csv.DictReader(f))
+    record = {
+        "variant": variant,
+        "overrides": VARIANTS[variant],
+        "base": BASE,
+        "seed": 0,
+        "budget": {
+            "steps": steps,
+            "batch_size": summary["config"]["train"]["batch_size"],
+            "train_seconds_this_session": round(train_seconds, 1),
+        },
+        "metrics": {
+            k: evaluation["metrics"][k]
+            for k in (
+                "action_acc",
+                "attribute_acc",
+                "recon_mse",
+                "h_y",
+                "inception_score",
+                "swap_action_acc",
+                "swap_attribute_acc",
+            )
+        },
+        "eval": {"limit": EVAL_LIMIT, "repeats": EVAL_REPEATS, "judge": evaluation["judge"]},
+        "judge_curve": curve,
+        "final_recon_loss": float(metrics_rows[-1]["recon"]),
+        "config": summary["config"],
+        "command": " ".join([Path(sys.executable).name, *sys.argv]),
+        "versions": evaluation["versions"],
+    }
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    path = RESULTS / f"{variant}.json"
+    path.write_text(json.dumps(record, indent=2) + "\n")
+    return path
+
+
+def render() -> Path:
+    """The table of every results/ablation/*.json into the generated block of docs/ablation.md."""
+    records = [json.loads(p.read_text()) for p in sorted(RESULTS.glob("*.json"))]
+    lines = [
+        "| variant | change from the base | steps × batch | train time (s) | action_acc | attribute_acc | recon_mse | h_y |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for r in sorted(records, key=lambda r: -r["metrics"]["action_acc"]["mean"]):
+        m = r["metrics"]
+        cells = [f"{m[k]['mean']:.3f} ± {m[k]['std']:.3f}" for k in ("action_acc", "attribute_acc")]
+        cells += [f"{m['recon_mse']['mean']:.4f}", f"{m['h_y']['mean']:.3f}"]
+        budget = r["budget"]
+        lines.append(
+            f"| {r['variant']} | {' '.join(r['overrides']) or '—'} | {budget['steps']} × {budget['batch_size']} | "
+            f"{budget['train_seconds_this_session']:.0f} | " + " | ".join(cells) + " |"
+        )
+    lines.append(
+        f"\nEach run: `python studies/ablation.py run VARIANT` (seed 0, base `{BASE}`); metrics on {EVAL_LIMIT} "
+        f"spread-out test sequences, R = {EVAL_REPEATS}; rendered by `python studies/ablation.py render`."
+    )
+    doc = REPO / "docs" / "ablation.md"
+    sys.path.insert(0, str(REPO / "benchmarks"))
+    from markdown import replace_block
+
+    replace_block(doc, "ablation-table", "\n".join(lines))
+    return doc
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("list")
+    sub.add_parser("render")
+    p = sub.add_parser("run")
+    p.add_argument("variants", nargs="+", choices=sorted(VARIANTS))
+    p.add_argument("--steps", type=int, default=2000)
+    p.add_argument("--judge-every", type=int, default=250)
+    p.add_argument("--runs", default="runs/ablation")
+    args = parser.parse_args()
+    if args.command == "render":
+        print(f"wrote {render()}")
+        return
+    if args.command == "list":
+        for name, sets in VARIANTS.items():
+            print(f"{name:22s} {' '.join(sets) or '(the base: ' + BASE + ')'}")
+        return
+    for variant in args.variants:
+        print(f"wrote {run(variant, args.steps, Path(args.runs), args.judge_every)}", flush=True)
+
+
+if __name__ == "__main__":
+    main()
