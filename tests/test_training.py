@@ -1,5 +1,4 @@
 import csv
-import os
 import signal
 import subprocess
 import sys
@@ -175,7 +174,18 @@ def test_wrong_frame_shape_for_data_names_the_fix(tmp_path):
         train(config, tmp_path / "run", progress=False)
 
 
-@pytest.mark.skipif(os.environ.get("CI") == "true" and sys.platform != "linux", reason="signals")
 def test_features_dataset_trains(tmp_path):
     config = tiny_experiment(**{"data.name": "fsdd", "model.frame_shape": "[64]", "train.steps": 3})
     assert train(config, tmp_path / "run", progress=False)["steps"] == 3
+
+
+def test_tensorboard_is_optional(tmp_path):
+    config = tiny_experiment(**{"train.tensorboard": "true", "train.steps": 1})
+    try:
+        import tensorboard  # noqa: F401
+    except ImportError:
+        with pytest.raises(RWAEError, match=r"pip install 'rwae\[tensorboard\]'"):
+            train(config, tmp_path / "run", progress=False)
+    else:
+        train(config, tmp_path / "run", progress=False)
+        assert any((tmp_path / "run" / "tb").iterdir())
