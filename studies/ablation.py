@@ -150,6 +150,24 @@ def render() -> Path:
         f"\nEach run: `python studies/ablation.py run VARIANT` (seed 0, base `{BASE}`); metrics on {EVAL_LIMIT} "
         f"spread-out test sequences, R = {EVAL_REPEATS}; rendered by `python studies/ablation.py render`."
     )
+    from rwae.evaluation.pictures import plot_lines
+
+    panels = {
+        name: {
+            r["variant"]: (
+                [p["step"] for p in r["judge_curve"]],
+                [p[name] for p in r["judge_curve"]],
+            )
+            for r in records
+        }
+        for name in ("action_acc", "attribute_acc")
+    }
+    plot_lines(panels, REPO / "docs" / "images" / "ablation_curves.png")
+    lines.append(
+        "\n![both metrics over training](images/ablation_curves.png)\n\n"
+        "The judge's quick check during training (270 spread-out test sequences, every 250 steps): "
+        "`action_acc` (left) and `attribute_acc` (right) for every variant."
+    )
     doc = REPO / "docs" / "ablation.md"
     sys.path.insert(0, str(REPO / "benchmarks"))
     from markdown import replace_block

@@ -109,40 +109,81 @@ def save_samples(samples: torch.Tensor, out: str | Path, columns: int = 4) -> Pa
     return out
 
 
+COLOURS = [
+    (200, 50, 50),
+    (40, 90, 200),
+    (40, 150, 60),
+    (220, 140, 20),
+    (130, 60, 170),
+    (20, 160, 170),
+    (120, 120, 120),
+    (230, 90, 160),
+]
+
+
+def plot_lines(
+    panels: dict[str, dict[str, tuple[list[float], list[float]]]], out: str | Path
+) -> Path:
+    """Line charts drawn with Pillow: one panel per title, one coloured line per label (with a legend)."""
+    panel_w, panel_h, pad = 320, 160, 30
+    labels = sorted({label for lines in panels.values() for label in lines})
+    legend_h = 14 * len(labels) if len(labels) > 1 else 0
+    canvas = Image.new(
+        "RGB", (len(panels) * (panel_w + pad) + pad, panel_h + 2 * pad + legend_h), "white"
+    )
+    draw, font = ImageDraw.Draw(canvas), ImageFont.load_default()
+    for k, (title, lines) in enumerate(panels.items()):
+        points = [
+            (x, y)
+            for xs, ys in lines.values()
+            for x, y in zip(xs, ys, strict=True)
+            if np.isfinite(y)
+        ]
+        if len(points) < 2:
+            continue
+        x0, y0 = pad + k * (panel_w + pad), pad
+        xs_all, ys_all = zip(*points, strict=True)
+        x_lo, x_hi, lo, hi = min(xs_all), max(xs_all), min(ys_all), max(ys_all)
+        span, x_span = (hi - lo) or 1.0, (x_hi - x_lo) or 1.0
+        draw.rectangle([x0, y0, x0 + panel_w, y0 + panel_h], outline="gray")
+        for label, (xs, ys) in lines.items():
+            pts = [
+                (x0 + (x - x_lo) / x_span * panel_w, y0 + panel_h - (y - lo) / span * panel_h)
+                for x, y in zip(xs, ys, strict=True)
+                if np.isfinite(y)
+            ]
+            if len(pts) >= 2:
+                draw.line(pts, fill=COLOURS[labels.index(label) % len(COLOURS)], width=2)
+        draw.text((x0, 8), title, fill="black", font=font)
+        draw.text((x0 + 2, y0 + 2), f"{hi:.4g}", fill="black", font=font)
+        draw.text((x0 + 2, y0 + panel_h - 12), f"{lo:.4g}", fill="black", font=font)
+        draw.text(
+            (x0 + panel_w - 70, y0 + panel_h + 4), f"step {x_hi:.0f}", fill="black", font=font
+        )
+    if legend_h:
+        for i, label in enumerate(labels):
+            y = panel_h + 2 * pad + 14 * i - 4
+            draw.line([(pad, y + 6), (pad + 20, y + 6)], fill=COLOURS[i % len(COLOURS)], width=3)
+            draw.text((pad + 26, y), label, fill="black", font=font)
+    Path(out).parent.mkdir(parents=True, exist_ok=True)
+    canvas.save(out)
+    return Path(out)
+
+
 def plot_curves(
     metrics_csv: str | Path, out: str | Path, columns: list[str] | None = None
 ) -> Path | None:
-    """Small line charts of training curves (one panel per column of metrics.csv), drawn with Pillow."""
+    """One panel per column of a training CSV (metrics.csv or judge.csv)."""
     with open(metrics_csv, newline="") as f:
         rows = list(csv.DictReader(f))
     if len(rows) < 2:
         return None
-    skip = {"step", "epoch", "lr", "seq_per_s"}
-    names = columns or [k for k in rows[0] if k not in skip]
-    steps = np.array([float(r["step"]) for r in rows])
-    panel_w, panel_h, pad = 320, 160, 30
-    canvas = Image.new("RGB", (len(names) * (panel_w + pad) + pad, panel_h + 2 * pad), "white")
-    draw, font = ImageDraw.Draw(canvas), ImageFont.load_default()
-    for k, name in enumerate(names):
-        values = np.array(
-            [float(r[name]) if r.get(name) not in (None, "") else np.nan for r in rows]
-        )
-        ok = np.isfinite(values)
-        if ok.sum() < 2:
-            continue
-        x0, y0 = pad + k * (panel_w + pad), pad
-        lo, hi = float(values[ok].min()), float(values[ok].max())
-        span = hi - lo or 1.0
-        draw.rectangle([x0, y0, x0 + panel_w, y0 + panel_h], outline="gray")
-        px = x0 + (steps[ok] - steps[0]) / max(steps[-1] - steps[0], 1) * panel_w
-        py = y0 + panel_h - (values[ok] - lo) / span * panel_h
-        draw.line(list(zip(px.tolist(), py.tolist(), strict=True)), fill=(200, 50, 50), width=2)
-        draw.text((x0, 8), name, fill="black", font=font)
-        draw.text((x0 + 2, y0 + 2), f"{hi:.4g}", fill="black", font=font)
-        draw.text((x0 + 2, y0 + panel_h - 12), f"{lo:.4g}", fill="black", font=font)
-        draw.text(
-            (x0 + panel_w - 60, y0 + panel_h + 4), f"step {int(steps[-1])}", fill="black", font=font
-        )
-    Path(out).parent.mkdir(parents=True, exist_ok=True)
-    canvas.save(out)
-    return Path(out)
+    names = columns or [k for k in rows[0] if k not in {"step", "epoch", "lr", "seq_per_s"}]
+    steps = [float(r["step"]) for r in rows]
+
+    def value(row: dict, name: str) -> float:
+        return float(row[name]) if row.get(name) not in (None, "") else float("nan")
+
+    return plot_lines(
+        {name: {name: (steps, [value(r, name) for r in rows])} for name in names}, out
+    )

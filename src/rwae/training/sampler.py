@@ -7,17 +7,19 @@ from collections.abc import Iterator
 
 import torch
 
+from rwae.errors import RWAEError
+
 
 class ResumableBatchSampler:
     def __init__(
         self, num_items: int, global_batch: int, *, seed: int, rank: int = 0, world_size: int = 1
     ) -> None:
         if global_batch % world_size:
-            raise ValueError(
+            raise RWAEError(
                 f"train.batch_size {global_batch} must be divisible by the number of processes {world_size}"
             )
         if num_items < global_batch:
-            raise ValueError(
+            raise RWAEError(
                 f"the training set has {num_items} sequences, fewer than train.batch_size={global_batch}"
             )
         self.num_items, self.global_batch, self.seed = num_items, global_batch, seed
