@@ -162,7 +162,7 @@ def render() -> Path:
         }
         for name in ("action_acc", "attribute_acc")
     }
-    plot_lines(panels, REPO / "docs" / "images" / "ablation_curves.png")
+    plot_lines(panels, REPO / "docs" / "images" / "ablation_curves.png", y_range=(0.0, 1.0))
     lines.append(
         "\n![both metrics over training](images/ablation_curves.png)\n\n"
         "The judge's quick check during training (270 spread-out test sequences, every 250 steps): "

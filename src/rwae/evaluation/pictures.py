@@ -122,9 +122,12 @@ COLOURS = [
 
 
 def plot_lines(
-    panels: dict[str, dict[str, tuple[list[float], list[float]]]], out: str | Path
+    panels: dict[str, dict[str, tuple[list[float], list[float]]]],
+    out: str | Path,
+    y_range: tuple[float, float] | None = None,
 ) -> Path:
-    """Line charts drawn with Pillow: one panel per title, one coloured line per label (with a legend)."""
+    """Line charts drawn with Pillow: one panel per title, one coloured line per label (with a legend).
+    y_range fixes the vertical axis (e.g. (0, 1) for accuracies); by default it fits the data."""
     panel_w, panel_h, pad = 320, 160, 30
     labels = sorted({label for lines in panels.values() for label in lines})
     legend_h = 14 * len(labels) if len(labels) > 1 else 0
@@ -143,7 +146,8 @@ def plot_lines(
             continue
         x0, y0 = pad + k * (panel_w + pad), pad
         xs_all, ys_all = zip(*points, strict=True)
-        x_lo, x_hi, lo, hi = min(xs_all), max(xs_all), min(ys_all), max(ys_all)
+        x_lo, x_hi = min(xs_all), max(xs_all)
+        lo, hi = y_range or (min(ys_all), max(ys_all))
         span, x_span = (hi - lo) or 1.0, (x_hi - x_lo) or 1.0
         draw.rectangle([x0, y0, x0 + panel_w, y0 + panel_h], outline="gray")
         for label, (xs, ys) in lines.items():
