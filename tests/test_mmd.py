@@ -108,3 +108,19 @@ def test_information_penalty_oracle_and_collapse():
         0.0, abs=1e-4
     )
     assert float(categorical_information_penalty(collapsed)) == pytest.approx(math.log(4), abs=1e-3)
+
+
+def test_independence_pairs_are_unbiased_for_independent_codes():
+    from rwae.models.rwae import independence_pairs
+
+    g = torch.Generator().manual_seed(3)
+    independent, dependent = [], []
+    for _ in range(60):
+        a, b = torch.randn(32, 3, generator=g), torch.randn(32, 3, generator=g)
+        independent.append(float(mmd(*independence_pairs(a, b))))
+        dependent.append(
+            float(mmd(*independence_pairs(a, a + 0.1 * b)))
+        )  # b is (nearly) a function of a
+    mean, std = torch.tensor(independent).mean(), torch.tensor(independent).std()
+    assert abs(float(mean)) < 3 * float(std) / math.sqrt(60)
+    assert float(torch.tensor(dependent).mean()) > float(mean) + 10 * float(std) / math.sqrt(60)
