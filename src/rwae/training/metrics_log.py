@@ -8,6 +8,23 @@ from pathlib import Path
 from rwae.errors import RWAEError
 
 
+def truncate_csv_after(path: Path, step: int) -> list[str] | None:
+    """On resume, drop the rows of a per-step CSV logged after the checkpoint (they will be logged
+    again); returns its columns, or None if the file is missing or empty."""
+    if not path.is_file():
+        return None
+    with open(path, newline="") as f:
+        rows = list(csv.DictReader(f))
+    if not rows:
+        return None
+    fields = list(rows[0].keys())
+    with open(path, "w", newline="") as f:
+        writer = csv.DictWriter(f, fields)
+        writer.writeheader()
+        writer.writerows(r for r in rows if int(r["step"]) <= step)
+    return fields
+
+
 class MetricsLogger:
     def __init__(
         self, folder: Path, *, resume_step: int | None = None, tensorboard: bool = False
@@ -15,7 +32,7 @@ class MetricsLogger:
         self.path = folder / "metrics.csv"
         self.fields: list[str] | None = None
         if resume_step is not None and self.path.is_file():
-            self._truncate_after(resume_step)
+            self.fields = truncate_csv_after(self.path, resume_step)
         self.tb = None
         if tensorboard:
             try:
@@ -25,18 +42,6 @@ class MetricsLogger:
                     "train.tensorboard needs the tensorboard package: pip install 'rwae[tensorboard]'"
                 ) from e
             self.tb = SummaryWriter(str(folder / "tb"))
-
-    def _truncate_after(self, step: int) -> None:
-        """On resume, drop rows logged after the checkpoint (they will be logged again)."""
-        with open(self.path, newline="") as f:
-            rows = list(csv.DictReader(f))
-        if not rows:
-            return
-        self.fields = list(rows[0].keys())
-        with open(self.path, "w", newline="") as f:
-            writer = csv.DictWriter(f, self.fields)
-            writer.writeheader()
-            writer.writerows(r for r in rows if int(r["step"]) <= step)
 
     def log(self, step: int, values: dict[str, float]) -> None:
         row = {

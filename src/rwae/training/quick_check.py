@@ -15,6 +15,7 @@ from rwae.config import ExperimentConfig
 from rwae.evaluation.judge import SHIPPED, judge_dir, load_judge
 from rwae.evaluation.protocol import encode_all, evaluate_repeat
 from rwae.models import RWAE
+from rwae.training.metrics_log import truncate_csv_after
 
 SEED = 12345  # the same draws at every check, so curves compare across steps and runs
 
@@ -63,12 +64,4 @@ class QuickCheck:
 
     def truncate_after(self, step: int) -> None:
         """On resume, drop checks logged after the checkpoint."""
-        if not self.path.is_file():
-            return
-        with open(self.path, newline="") as f:
-            rows = list(csv.DictReader(f))
-        if rows:
-            with open(self.path, "w", newline="") as f:
-                writer = csv.DictWriter(f, list(rows[0]))
-                writer.writeheader()
-                writer.writerows(r for r in rows if int(r["step"]) <= step)
+        truncate_csv_after(self.path, step)
