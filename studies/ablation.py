@@ -33,7 +33,12 @@ VARIANTS: dict[str, list[str]] = {
     "static_random_frame": ["model.static_input=random_frame"],
     "static_logvar_floor": ["model.static_logvar_floor=-2.0"],
     "static_kl": ["model.beta_static_kl=1.0"],
+    "static_kl_10": ["model.beta_static_kl=10.0"],
     "independence": ["model.beta_independence=100.0"],
+    "independence_hsic": [
+        "model.beta_independence=100.0",
+        "model.independence_estimator=hsic",
+    ],
     "small_static": ["model.static_dim=16"],
     "large_dynamic": ["model.dynamic_dim=32"],
     "beta_1000": ["model.beta_static=1000.0", "model.beta_dynamic=1000.0"],

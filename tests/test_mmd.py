@@ -124,3 +124,37 @@ def test_independence_pairs_are_unbiased_for_independent_codes():
     mean, std = torch.tensor(independent).mean(), torch.tensor(independent).std()
     assert abs(float(mean)) < 3 * float(std) / math.sqrt(60)
     assert float(torch.tensor(dependent).mean()) > float(mean) + 10 * float(std) / math.sqrt(60)
+
+
+def test_hsic_equals_the_u_statistic_over_distinct_quadruples():
+    """The closed form equals (1/(n)_4) sum over distinct (i, j, q, r) of k_ij l_ij + k_ij l_qr -
+    2 k_ij l_iq (Song et al. 2012, Theorem 2), computed here by brute force."""
+    from rwae.losses import hsic, kernel, squared_distances
+
+    g = torch.Generator().manual_seed(0)
+    n = 6
+    x, y = torch.randn(n, 2, generator=g), torch.randn(n, 3, generator=g)
+    k = kernel(squared_distances(x, x), 2)
+    l = kernel(squared_distances(y, y), 3)  # noqa: E741
+    total = sum(
+        k[i, j] * l[i, j] + k[i, j] * l[q, r] - 2 * k[i, j] * l[i, q]
+        for i, j, q, r in itertools.permutations(range(n), 4)
+    )
+    expected = float(total) / (n * (n - 1) * (n - 2) * (n - 3))
+    assert float(hsic(x, y)) == pytest.approx(expected, rel=1e-4)
+
+
+def test_hsic_is_unbiased_for_independent_codes_and_positive_for_dependent_ones():
+    from rwae.losses import hsic
+
+    g = torch.Generator().manual_seed(3)
+    independent, dependent = [], []
+    for _ in range(60):
+        a, b = torch.randn(32, 3, generator=g), torch.randn(32, 3, generator=g)
+        independent.append(float(hsic(a, b)))
+        dependent.append(float(hsic(a, a + 0.1 * b)))
+    mean, std = torch.tensor(independent).mean(), torch.tensor(independent).std()
+    assert abs(float(mean)) < 3 * float(std) / math.sqrt(60)
+    assert float(torch.tensor(dependent).mean()) > float(mean) + 10 * float(std) / math.sqrt(60)
+    with pytest.raises(ValueError, match="at least 4"):
+        hsic(a[:3], b[:3])

@@ -28,6 +28,7 @@ def batch(config, b=4, t=6, seed=0):
             "stochastic_encoder": False,
         },
         {"recon_loss": "bce", "kernel": "rbf"},
+        {"beta_independence": 1.0, "independence_estimator": "hsic"},
     ],
 )
 def test_shapes_of_every_method(overrides):

@@ -55,7 +55,9 @@ class ModelConfig:
     beta_static_kl: float = (
         0.0  # an extra per-sample KL on z^c (a lever against a static code that swallows dynamics)
     )
-    beta_independence: float = 0.0  # MMD between (z^c_i, z^m_i) and (z^c_i, z^m_pi(i))
+    beta_independence: float = 0.0  # weight of the z^c ⟂ z^m_1..T penalty
+    independence_estimator: str = "halves"  # halves: MMD of joint vs product pairs from the batch's
+    # two halves (DESIGN.md §1.4); hsic: unbiased HSIC, every pair of the batch in the product
     num_actions: int | None = (
         None  # weak supervision: categorical action code a with this many classes
     )
@@ -82,6 +84,7 @@ class ModelConfig:
         _choice("model.norm", self.norm, ("batch", "group", "none"))
         _choice("model.static_input", self.static_input, ("ordered", "shuffled", "random_frame"))
         _choice("model.decoder", self.decoder, ("lstm", "frame"))
+        _choice("model.independence_estimator", self.independence_estimator, ("halves", "hsic"))
         _choice("model.recon_loss", self.recon_loss, ("mse", "bce"))
         for name in (
             "conv_width",

@@ -21,7 +21,7 @@ from torch import nn
 from rwae._version import __version__
 from rwae.config import ConfigError, ModelConfig, from_dict
 from rwae.errors import RWAEError
-from rwae.losses import categorical_information_penalty, kl_normal, mmd
+from rwae.losses import categorical_information_penalty, hsic, kl_normal, mmd
 from rwae.models.networks import ConvFrameDecoder, ConvFrameEncoder, GaussianHead, LatentCritic, mlp
 
 CONFIG_NAME = "config.json"
@@ -322,6 +322,21 @@ class RWAE(nn.Module):
         x, y = x.movedim(0, -2), y.movedim(0, -2)  # batch next to last: (..., B, d)
         return mmd(x, y, kernel_name=c.kernel, scales=c.kernel_scales, bandwidth=c.kernel_bandwidth)
 
+    def _independence(self, z_static: torch.Tensor, z_dynamic: torch.Tensor) -> torch.Tensor:
+        """The z^c ⟂ z^m_1..T penalty on codes (B, dc) and (B, T * dm)."""
+        c = self.config
+        if c.independence_estimator == "halves":
+            return self._mmd(*independence_pairs(z_static, z_dynamic))
+        if self.gather_codes is not None:
+            z_static, z_dynamic = self.gather_codes(z_static), self.gather_codes(z_dynamic)
+        return hsic(
+            z_static,
+            z_dynamic,
+            kernel_name=c.kernel,
+            scales=c.kernel_scales,
+            bandwidth=c.kernel_bandwidth,
+        )
+
     def _critic(self, name: str, z: torch.Tensor, train_critic: bool) -> torch.Tensor:
         """Logits of the static or dynamic discriminator. For the model's loss the discriminator's
         weights are used detached, so that loss never trains the discriminator."""
@@ -409,8 +424,7 @@ class RWAE(nn.Module):
             terms["static_kl"] = kl_normal(post.static_mean, post.static_logvar).mean()
             loss = loss + c.beta_static_kl * terms["static_kl"]
         if c.beta_independence > 0:
-            joint, product = independence_pairs(post.static, post.dynamic.flatten(1))
-            terms["independence"] = self._mmd(joint, product)
+            terms["independence"] = self._independence(post.static, post.dynamic.flatten(1))
             loss = loss + c.beta_independence * terms["independence"]
         critic_loss = critic_static + critic_dynamic
         if c.uses_gan:
