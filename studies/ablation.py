@@ -23,6 +23,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "results" / "ablation"
+PROBES = REPO / "results" / "probes"
 BASE = "configs/sprites_cpu.yaml"
 
 # variant -> --set overrides on top of the base (sprites_cpu: per-frame decoder, ordered static input)
@@ -39,6 +40,9 @@ VARIANTS: dict[str, list[str]] = {
         "model.beta_independence=100.0",
         "model.independence_estimator=hsic",
     ],
+    "color_pairs": ["model.pair_augment=color"],
+    "color_pairs_static_kl_10": ["model.pair_augment=color", "model.beta_static_kl=10.0"],
+    "color_pairs_static_kl_1": ["model.pair_augment=color", "model.beta_static_kl=1.0"],
     "small_static": ["model.static_dim=16"],
     "large_dynamic": ["model.dynamic_dim=32"],
     "beta_1000": ["model.beta_static=1000.0", "model.beta_dynamic=1000.0"],
@@ -178,7 +182,33 @@ def render() -> Path:
     from markdown import replace_block
 
     replace_block(doc, "ablation-table", "\n".join(lines))
+    replace_block(doc, "probe-table", probe_table())
     return doc
+
+
+def probe_table() -> str:
+    """results/probes/<variant>.json (studies/probe.py) as one table: linear-probe test accuracy of
+    each label from z^c and from z^m."""
+    records = {p.stem: json.loads(p.read_text()) for p in sorted(PROBES.glob("*.json"))}
+    if not records:
+        return "(no probe results yet: `python studies/probe.py runs/ablation/VARIANT ...`)"
+    labels = list(next(iter(records.values()))["probe_accuracy"]["static"])
+    head = (
+        " | ".join(f"z^c → {k}" for k in labels) + " | " + " | ".join(f"z^m → {k}" for k in labels)
+    )
+    lines = [f"| variant | {head} |", "|" + " --- |" * (1 + 2 * len(labels))]
+    for variant, r in records.items():
+        acc = r["probe_accuracy"]
+        cells = [f"{acc[source][k]:.2f}" for source in ("static", "dynamic") for k in labels]
+        lines.append(f"| {variant} | " + " | ".join(cells) + " |")
+    any_record = next(iter(records.values()))
+    lines.append(
+        f"\nLinear probes (`python studies/probe.py runs/ablation/VARIANT ...`): logistic regression "
+        f"fitted on {any_record['train_sequences']} train sequences' posterior means, accuracy on "
+        f"{any_record['test_sequences']} test sequences. Chance: 0.11 for the action, 0.17 for each "
+        "attribute. A disentangled model reads the action from z^m only and the attributes from z^c only."
+    )
+    return "\n".join(lines)
 
 
 def main() -> None:

@@ -91,7 +91,7 @@ def main() -> None:
     parser.add_argument("models", nargs="+")
     parser.add_argument("--train", type=int, default=1800)
     parser.add_argument("--test", type=int, default=540)
-    parser.add_argument("--out", default=str(REPO / "results" / "probes"))
+    parser.add_argument("--out", default=str(REPO / "results" / "probes"))  # <run folder name>.json
     args = parser.parse_args()
     torch.manual_seed(0)
     out = Path(args.out)

@@ -29,6 +29,7 @@ def batch(config, b=4, t=6, seed=0):
         },
         {"recon_loss": "bce", "kernel": "rbf"},
         {"beta_independence": 1.0, "independence_estimator": "hsic"},
+        {"pair_augment": "color", "num_actions": 3},
     ],
 )
 def test_shapes_of_every_method(overrides):
@@ -191,3 +192,28 @@ def test_config_rejects_bad_values():
         RWAEConfig(frame_shape=[3, 48, 48])
     with pytest.raises(RWAEError, match="Gaussian encoder"):
         RWAE(tiny_model_config(stochastic_encoder=False, static_penalty="kl"))
+
+
+def test_color_pairs_keep_the_motion_and_change_the_colors():
+    from rwae.models.rwae import color_pairs, swap_halves
+
+    torch.manual_seed(0)
+    x = torch.rand(6, 4, 3, 8, 8)
+    paired = color_pairs(x)
+    assert torch.equal(paired[:3], x[:3])
+    for original, copy in zip(paired[:3], paired[3:], strict=True):
+        assert not torch.equal(original, copy)  # never the identity order
+        # the same frames up to a reordering of the channels, one order for every frame
+        order = [
+            next(j for j in range(3) if torch.equal(copy[:, k], original[:, j])) for k in range(3)
+        ]
+        assert sorted(order) == [0, 1, 2]
+    z = torch.arange(6)
+    assert swap_halves(z).tolist() == [3, 4, 5, 0, 1, 2]
+
+
+def test_pair_augment_needs_rgb_frames():
+    from rwae.config import ConfigError
+
+    with pytest.raises(ConfigError, match="pair_augment"):
+        tiny_model_config(frame_shape=[1, 32, 32], pair_augment="color")

@@ -41,6 +41,8 @@ class ModelConfig:
         True  # Gaussian posteriors with reparameterised samples; False: means only
     )
     static_input: str = "ordered"  # what the static path sees: ordered | shuffled | random_frame
+    pair_augment: str = "none"  # none | color: half the batch are color-changed copies of the other
+    # half; each sequence is decoded from its own z^c and its partner's z^m (same motion, other colors)
     decoder: str = "lstm"  # lstm: LSTM over [z^c, z^m_t (, a)] (paper Fig. 1a); frame: x_t from (z^c, z^m_t) only
     recon_loss: str = "mse"  # mse (squared error summed per frame) | bce
     static_penalty: str = "mmd"  # mmd | gan | kl
@@ -84,6 +86,13 @@ class ModelConfig:
         _choice("model.norm", self.norm, ("batch", "group", "none"))
         _choice("model.static_input", self.static_input, ("ordered", "shuffled", "random_frame"))
         _choice("model.decoder", self.decoder, ("lstm", "frame"))
+        _choice("model.pair_augment", self.pair_augment, ("none", "color"))
+        if self.pair_augment == "color" and (
+            len(self.frame_shape) != 3 or self.frame_shape[0] != 3
+        ):
+            raise ConfigError(
+                f"model.pair_augment=color needs RGB frames [3, H, W], got frame_shape {self.frame_shape}"
+            )
         _choice("model.independence_estimator", self.independence_estimator, ("halves", "hsic"))
         _choice("model.recon_loss", self.recon_loss, ("mse", "bce"))
         for name in (

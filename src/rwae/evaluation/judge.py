@@ -68,7 +68,15 @@ class Judge(nn.Module):
         )
         return out
 
-    @torch.no_grad()
+    def set_channels_last(self, enabled: bool = True) -> Judge:
+        """channels_last convolutions for an image judge (faster on CPU; a no-op for features)."""
+        if isinstance(self.frame_encoder, ConvFrameEncoder):
+            fmt = torch.channels_last if enabled else torch.contiguous_format
+            self.frame_encoder.to(memory_format=fmt)
+            self.frame_encoder.channels_last = enabled
+        return self
+
+    @torch.inference_mode()
     def predict(self, x: torch.Tensor, batch_size: int = 256) -> dict[str, torch.Tensor]:
         """Eval-mode outputs for many sequences, in batches: probabilities for sequence heads."""
         self.eval()

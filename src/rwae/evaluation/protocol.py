@@ -28,7 +28,7 @@ from rwae.evaluation.judge import Judge
 from rwae.models import RWAE
 
 
-@torch.no_grad()
+@torch.inference_mode()
 def encode_all(
     model: RWAE, dataset, indices: list[int], batch_size: int
 ) -> dict[str, torch.Tensor]:
@@ -50,7 +50,7 @@ def encode_all(
     return {k: torch.cat(v) for k, v in parts.items()}
 
 
-@torch.no_grad()
+@torch.inference_mode()
 def judge_generated(
     model: RWAE,
     judge: Judge,
@@ -104,7 +104,7 @@ def _score(
     return out
 
 
-@torch.no_grad()
+@torch.inference_mode()
 def evaluate_repeat(
     model: RWAE, judge: Judge | None, codes: dict[str, torch.Tensor], seed: int, batch_size: int
 ) -> dict[str, float]:

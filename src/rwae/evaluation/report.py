@@ -127,7 +127,7 @@ def run_evaluation(
             f"{out / 'results.json'} exists; pass --overwrite to replace it or choose another --out"
         )
     torch.manual_seed(seed)
-    rwae = RWAE.from_pretrained(model_dir, map_location=device)
+    rwae = RWAE.from_pretrained(model_dir, map_location=device).set_channels_last(True)
     name, test = load_eval_set(model_dir, dataset, root)
     info = getattr(test, "info", None)
     if info is not None and list(info.frame_shape) != list(rwae.config.frame_shape):
@@ -140,7 +140,7 @@ def run_evaluation(
     )
     if judge_name is not None:
         judge_model, judge_results = load_judge(judge_name)
-        judge_model.to(device)
+        judge_model.to(device).set_channels_last(True)
     results = evaluate(
         rwae, test, judge_model, repeats=repeats, seed=seed, limit=limit, batch_size=batch_size
     )

@@ -54,7 +54,7 @@ class RWAEOutput:
     static_penalty: torch.Tensor
     dynamic_penalty: torch.Tensor
     action_penalty: torch.Tensor
-    x_recon: torch.Tensor
+    x_recon: torch.Tensor  # of the batch trained on (with pair_augment: the pairs, not the input)
     posterior: EncoderOutput
     dynamic_prior_sample: (
         torch.Tensor
@@ -80,6 +80,31 @@ def independence_pairs(a: torch.Tensor, b: torch.Tensor) -> tuple[torch.Tensor, 
     joint = torch.cat([a[:half], b[:half]], -1)
     product = torch.cat([a[:half], b[half : 2 * half].roll(1, 0)], -1)
     return joint, product
+
+
+# The five orders of the RGB channels other than the identity.
+COLOR_PERMUTATIONS = torch.tensor([[0, 2, 1], [1, 0, 2], [1, 2, 0], [2, 0, 1], [2, 1, 0]])
+
+
+def color_pairs(x: torch.Tensor) -> torch.Tensor:
+    """(B, T, 3, H, W) -> (B, ...): the first half of x, then the same sequences with their RGB
+    channels reordered (one random non-identity order per sequence, the same for all its frames).
+    The copies keep the motion and change the colors: the pairs of `pair_augment=color`."""
+    half = x.shape[0] // 2
+    if half < 2:
+        raise RWAEError(f"pair_augment needs a batch of at least 4 sequences, got {x.shape[0]}")
+    first = x[:half]
+    pick = torch.randint(len(COLOR_PERMUTATIONS), (half,))
+    order = COLOR_PERMUTATIONS[pick].to(x.device)[:, None, :, None, None]  # (half, 1, 3, 1, 1)
+    return torch.cat([first, first.gather(2, order.expand_as(first))])
+
+
+def swap_halves(z: torch.Tensor | None) -> torch.Tensor | None:
+    """Exchange the two halves of a batch (each sequence gets its partner's codes)."""
+    if z is None:
+        return None
+    half = z.shape[0] // 2
+    return torch.cat([z[half : 2 * half], z[:half]])
 
 
 class RWAE(nn.Module):
@@ -400,12 +425,20 @@ class RWAE(nn.Module):
     def forward(self, x: torch.Tensor) -> RWAEOutput:
         """One training pass over x (B, T, ...): every loss term of DESIGN.md §1.3."""
         c = self.config
+        paired = self.training and c.pair_augment == "color"
+        if paired:
+            x = color_pairs(x)
         post = self.encode(x)
         # The prior, teacher-forced on the posterior's codes z^m_<t, gives p(z^m_t | z^m_<t).
         z_prev = F.pad(post.dynamic[:, :-1], (0, 0, 1, 0))  # (B, T, dm) with z^m_0 = 0
         prior_mu, prior_logvar, _ = self.prior_step(z_prev, post.action)
         prior_z = self._sample(prior_mu, prior_logvar)
-        logits = self._decode_logits(post.static, post.dynamic, post.action)
+        if paired:  # own z^c (colors) with the partner's z^m (the same motion)
+            logits = self._decode_logits(
+                post.static, swap_halves(post.dynamic), swap_halves(post.action)
+            )
+        else:
+            logits = self._decode_logits(post.static, post.dynamic, post.action)
         recon = self.reconstruction_loss(logits, x.float())
         static_pen, critic_static = self._static_penalty(post)
         dynamic_pen, critic_dynamic = self._dynamic_penalty(post, prior_mu, prior_logvar, prior_z)
