@@ -41,6 +41,8 @@ VARIANTS: dict[str, list[str]] = {
         "model.independence_estimator=hsic",
     ],
     "color_pairs": ["model.pair_augment=color"],
+    "static_pooled": ["model.static_input=pooled"],
+    "static_pooled_color_pairs": ["model.static_input=pooled", "model.pair_augment=color"],
     "color_pairs_static_kl_10": ["model.pair_augment=color", "model.beta_static_kl=10.0"],
     "color_pairs_static_kl_1": ["model.pair_augment=color", "model.beta_static_kl=1.0"],
     "small_static": ["model.static_dim=16"],

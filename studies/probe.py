@@ -36,6 +36,7 @@ def fit_probe(
     x: torch.Tensor, y: torch.Tensor, x_test: torch.Tensor, y_test: torch.Tensor
 ) -> float:
     """Test accuracy of an L2-regularised multinomial logistic regression (LBFGS, standardised x)."""
+    x, y, x_test = x.clone(), y.clone(), x_test.clone()  # encode_all: inference-mode tensors
     mean, std = x.mean(0), x.std(0).clamp_min(1e-6)
     x, x_test = (x - mean) / std, (x_test - mean) / std
     classes = int(max(y.max(), y_test.max())) + 1

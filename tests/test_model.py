@@ -30,6 +30,7 @@ def batch(config, b=4, t=6, seed=0):
         {"recon_loss": "bce", "kernel": "rbf"},
         {"beta_independence": 1.0, "independence_estimator": "hsic"},
         {"pair_augment": "color", "num_actions": 3},
+        {"static_input": "pooled", "beta_static_kl": 1.0},
     ],
 )
 def test_shapes_of_every_method(overrides):
@@ -217,3 +218,5 @@ def test_pair_augment_needs_rgb_frames():
 
     with pytest.raises(ConfigError, match="pair_augment"):
         tiny_model_config(frame_shape=[1, 32, 32], pair_augment="color")
+    with pytest.raises(ConfigError, match="pooled"):
+        tiny_model_config(frame_shape=[20], decoder="frame", static_input="pooled")

@@ -40,7 +40,8 @@ class ModelConfig:
     stochastic_encoder: bool = (
         True  # Gaussian posteriors with reparameterised samples; False: means only
     )
-    static_input: str = "ordered"  # what the static path sees: ordered | shuffled | random_frame
+    static_input: str = "ordered"  # what the static path sees: ordered | shuffled | random_frame |
+    # pooled (images: local 4x4-patch features averaged over positions and frames, no bi-LSTM)
     pair_augment: str = "none"  # none | color: half the batch are color-changed copies of the other
     # half; each sequence is decoded from its own z^c and its partner's z^m (same motion, other colors)
     decoder: str = "lstm"  # lstm: LSTM over [z^c, z^m_t (, a)] (paper Fig. 1a); frame: x_t from (z^c, z^m_t) only
@@ -84,7 +85,13 @@ class ModelConfig:
                 )
         _choice("model.kernel", self.kernel, ("imq", "rbf"))
         _choice("model.norm", self.norm, ("batch", "group", "none"))
-        _choice("model.static_input", self.static_input, ("ordered", "shuffled", "random_frame"))
+        _choice(
+            "model.static_input",
+            self.static_input,
+            ("ordered", "shuffled", "random_frame", "pooled"),
+        )
+        if self.static_input == "pooled" and len(self.frame_shape) != 3:
+            raise ConfigError("model.static_input=pooled needs image frames [C, H, W]")
         _choice("model.decoder", self.decoder, ("lstm", "frame"))
         _choice("model.pair_augment", self.pair_augment, ("none", "color"))
         if self.pair_augment == "color" and (

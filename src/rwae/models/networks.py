@@ -47,6 +47,26 @@ class ConvFrameEncoder(nn.Module):
         return self.proj(self.convs(x).flatten(1))
 
 
+class PooledFrameEncoder(nn.Module):
+    """(N, C, S, S) -> (N, out_dim): what a frame holds, not where — local features (a 4x4 stride-2
+    conv, then 1x1 convs: each sees a 4 x 4 patch) averaged over all positions."""
+
+    def __init__(self, channels: int, width: int, out_dim: int) -> None:
+        super().__init__()
+        self.local = nn.Sequential(
+            nn.Conv2d(channels, width, 4, 2, 1),
+            nn.LeakyReLU(0.2),
+            nn.Conv2d(width, 2 * width, 1),
+            nn.LeakyReLU(0.2),
+            nn.Conv2d(2 * width, 2 * width, 1),
+            nn.LeakyReLU(0.2),
+        )
+        self.proj = nn.Linear(2 * width, out_dim)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.proj(self.local(x).mean((2, 3)))  # (N, 2w, S/2, S/2) -> (N, 2w)
+
+
 class ConvFrameDecoder(nn.Module):
     """(N, in_dim) -> (N, C, S, S) logits: linear to 4 x 4, then stride-2 4x4 transposed convs."""
 

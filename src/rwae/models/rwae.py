@@ -22,7 +22,14 @@ from rwae._version import __version__
 from rwae.config import ConfigError, ModelConfig, from_dict
 from rwae.errors import RWAEError
 from rwae.losses import categorical_information_penalty, hsic, kl_normal, mmd
-from rwae.models.networks import ConvFrameDecoder, ConvFrameEncoder, GaussianHead, LatentCritic, mlp
+from rwae.models.networks import (
+    ConvFrameDecoder,
+    ConvFrameEncoder,
+    GaussianHead,
+    LatentCritic,
+    PooledFrameEncoder,
+    mlp,
+)
 
 CONFIG_NAME = "config.json"
 WEIGHTS_NAME = "model.safetensors"
@@ -129,6 +136,8 @@ class RWAE(nn.Module):
             self.frame_encoder = mlp(c.frame_shape[0], h, c.frame_dim)
         # Inference (Fig. 1b, 1d): bi-LSTM -> z^c; a recurrent cell over [h_t, z^m_{t-1}] -> z^m_t.
         self.encoder_lstm = nn.LSTM(c.frame_dim, h, batch_first=True, bidirectional=True)
+        if c.static_input == "pooled":
+            self.static_pooled = PooledFrameEncoder(c.frame_shape[0], c.conv_width, 2 * h)
         self.static_head = GaussianHead(2 * h, c.static_dim, c.static_logvar_floor)
         self.dynamic_cell = nn.LSTMCell(2 * h + c.dynamic_dim, h)
         self.dynamic_head = GaussianHead(h, c.dynamic_dim)
@@ -207,10 +216,16 @@ class RWAE(nn.Module):
         return self.frame_encoder(x.flatten(0, 1)).unflatten(0, (b, t))  # (B*T, ...) -> (B, T, F)
 
     def _static_posterior(
-        self, e: torch.Tensor, h_n: torch.Tensor
+        self, x: torch.Tensor, e: torch.Tensor, h_n: torch.Tensor
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """z^c's Gaussian from [forward state at T, backward state at 1] of the bi-LSTM."""
         mode = self.config.static_input
+        if mode == "pooled":  # what the frames hold, averaged over positions and time
+            b, t = x.shape[:2]
+            pooled = self.static_pooled(x.flatten(0, 1)).unflatten(
+                0, (b, t)
+            )  # (B*T, 2H) -> (B, T, 2H)
+            return self.static_head(F.leaky_relu(pooled.mean(1), 0.2))
         if mode == "shuffled" and self.training:
             order = torch.rand(e.shape[:2], device=e.device).argsort(
                 1
@@ -265,7 +280,7 @@ class RWAE(nn.Module):
         self._check_input(x)
         e = self._frame_features(x)
         hs, (h_n, _) = self.encoder_lstm(e)  # hs: (B, T, 2H)
-        mu_c, logvar_c = self._static_posterior(e, h_n)
+        mu_c, logvar_c = self._static_posterior(x, e, h_n)
         z_c = self._sample(mu_c, logvar_c, generator) if self.config.stochastic_encoder else mu_c
         mu_m, logvar_m, z_m = self._dynamic_posterior(hs, "sample", generator)
         if not self.training and self.config.stochastic_encoder:  # means along the mean path
