@@ -35,7 +35,7 @@ import torch
 REPO = Path(__file__).resolve().parents[1]
 PAPER, CPU = "sprites_rwae_mmd", "sprites_cpu"
 # Switches that make up "our default" and their plain-fp32 values (the reference way to run).
-PLAIN_FP32 = ["train.bf16=false", "train.channels_last=false"]
+PLAIN_FP32 = ["train.bf16=false", "train.channels_last=false", "train.reuse_memory=false"]
 
 
 def peak_rss_mb() -> float:
@@ -73,7 +73,9 @@ def work_train(preset: str, mode: str, repeats: int) -> dict:
         "seq_per_s": batch / seconds,
         "step_seconds": seconds,
         "batch_size": batch,
-        "switches": {k: getattr(config.train, k) for k in ("bf16", "channels_last")},
+        "switches": {
+            k: getattr(config.train, k) for k in ("bf16", "channels_last", "reuse_memory")
+        },
         "peak_rss_mb": peak_rss_mb(),
     }
 

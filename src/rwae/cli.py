@@ -273,7 +273,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--judge", default=None, help="a judge folder (default: the shipped judge of the dataset)"
     )
-    p.add_argument("--batch-size", type=int, default=128)
+    p.add_argument(
+        "--batch-size",
+        type=int,
+        default=32,
+        help="sequences per pass (32: tensors small enough for the CPU allocator to reuse)",
+    )
     p.add_argument("--device", default="cpu")
     p.add_argument("--data-root", default=None)
     p.add_argument("--overwrite", action="store_true", help="replace an existing results.json")

@@ -215,7 +215,7 @@ def evaluate(
     repeats: int = 5,
     seed: int = 0,
     limit: int | None = None,
-    batch_size: int = 128,
+    batch_size: int = 32,
     progress: Callable[[str], None] | None = None,
 ) -> dict:
     """Every metric that applies, as {"metrics": {name: {"mean", "std"}}, "per_repeat": [...], ...}."""

@@ -111,7 +111,7 @@ def run_evaluation(
     limit: int | None = None,
     judge: str | None = None,
     overwrite: bool = False,
-    batch_size: int = 128,
+    batch_size: int = 32,
     root: str | None = None,
     device: str = "cpu",
     pictures: bool = True,

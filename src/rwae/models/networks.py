@@ -35,7 +35,10 @@ class ConvFrameEncoder(nn.Module):
         c_in = channels
         for i, c_out in enumerate(conv_channels(side, width)):
             layers += [nn.Conv2d(c_in, c_out, 4, 2, 1, bias=i == 0 or norm == "none")]
-            layers += [nn.Identity() if i == 0 else _norm(norm, c_out), nn.LeakyReLU(0.2)]
+            layers += [
+                nn.Identity() if i == 0 else _norm(norm, c_out),
+                nn.LeakyReLU(0.2, inplace=True),
+            ]
             c_in = c_out
         self.convs = nn.Sequential(*layers)
         self.proj = nn.Linear(c_in * 16, out_dim)
@@ -76,13 +79,15 @@ class ConvFrameDecoder(nn.Module):
         super().__init__()
         widths = conv_channels(side, width)[::-1]  # e.g. [8w, 4w, 2w, w] for 64 x 64
         self.start = widths[0]
-        self.proj = nn.Sequential(nn.Linear(in_dim, widths[0] * 16), nn.LeakyReLU(0.2))
+        self.proj = nn.Sequential(
+            nn.Linear(in_dim, widths[0] * 16), nn.LeakyReLU(0.2, inplace=True)
+        )
         layers: list[nn.Module] = []
         for c_in, c_out in itertools.pairwise(widths):
             layers += [
                 nn.ConvTranspose2d(c_in, c_out, 4, 2, 1, bias=norm == "none"),
                 _norm(norm, c_out),
-                nn.LeakyReLU(0.2),
+                nn.LeakyReLU(0.2, inplace=True),
             ]
         layers.append(nn.ConvTranspose2d(widths[-1], channels, 4, 2, 1))
         self.deconvs = nn.Sequential(*layers)
@@ -100,7 +105,7 @@ def mlp(in_dim: int, hidden: int, out_dim: int, layers: int = 2) -> nn.Sequentia
     modules: list[nn.Module] = []
     d = in_dim
     for _ in range(layers - 1):
-        modules += [nn.Linear(d, hidden), nn.LeakyReLU(0.2)]
+        modules += [nn.Linear(d, hidden), nn.LeakyReLU(0.2, inplace=True)]
         d = hidden
     modules.append(nn.Linear(d, out_dim))
     return nn.Sequential(*modules)

@@ -51,8 +51,8 @@ class QuickCheck:
         model.eval()
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(SEED)
-            codes = encode_all(model, self.test, self.indices, batch_size=128)
-            scores = evaluate_repeat(model, self.judge, codes, SEED, batch_size=128)
+            codes = encode_all(model, self.test, self.indices, batch_size=32)
+            scores = evaluate_repeat(model, self.judge, codes, SEED, batch_size=32)
         model.train(was_training)
         new = not self.path.is_file()
         with open(self.path, "a", newline="") as f:

@@ -31,6 +31,7 @@ from rwae._version import __version__
 from rwae.config import ExperimentConfig, OptimizerConfig
 from rwae.data.dataset import collate
 from rwae.errors import RWAEError
+from rwae.memory import reuse_freed_memory
 from rwae.models import RWAE
 from rwae.provenance import provenance
 from rwae.training import checkpoint
@@ -94,6 +95,8 @@ class Trainer:
                 f"{self.out} already holds a training run; pass --resume to continue it or choose another --out"
             )
 
+        if tc.reuse_memory and ctx.device.type == "cpu":
+            reuse_freed_memory()
         random.seed(tc.seed)
         torch.manual_seed(tc.seed)  # identical initial weights on every rank
         self.train_set = rwae_data.load(
