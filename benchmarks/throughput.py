@@ -36,6 +36,13 @@ REPO = Path(__file__).resolve().parents[1]
 PAPER, CPU = "sprites_rwae_mmd", "sprites_cpu"
 # Switches that make up "our default" and their plain-fp32 values (the reference way to run).
 PLAIN_FP32 = ["train.bf16=false", "train.channels_last=false", "train.reuse_memory=false"]
+# The modes measured: plain fp32, our default, and the default with each switch that is off by default.
+MODES = {
+    "fp32": PLAIN_FP32,
+    "default": [],
+    "default_bf16": ["train.bf16=true"],
+    "default_compile": ["train.compile=true"],
+}
 
 
 def peak_rss_mb() -> float:
@@ -56,22 +63,22 @@ def work_train(preset: str, mode: str, repeats: int) -> dict:
     from rwae.training.trainer import Trainer
 
     sets = ["train.judge_every=0", "train.sample_every=0"]
-    config = experiment(preset, sets + (PLAIN_FP32 if mode == "fp32" else []))
+    config = experiment(preset, sets + MODES[mode])
     with tempfile.TemporaryDirectory() as out:
         trainer = Trainer(config, out, DistContext(), progress=False)
         batch = config.train.batch_size
         x = collate([trainer.train_set[i] for i in range(batch)])["x"]
-        times = []
-        for i in range(repeats + 2):  # two warm-up steps
+        times, warmup = [], []
+        for i in range(repeats + 2):  # two warm-up steps (the first compiles, with train.compile)
             start = time.perf_counter()
             trainer.train_step(x)
             trainer.step += 1
-            if i >= 2:
-                times.append(time.perf_counter() - start)
+            (times if i >= 2 else warmup).append(time.perf_counter() - start)
     seconds = statistics.median(times)
     return {
         "seq_per_s": batch / seconds,
         "step_seconds": seconds,
+        "first_step_seconds": warmup[0],
         "batch_size": batch,
         "switches": {
             k: getattr(config.train, k) for k in ("bf16", "channels_last", "reuse_memory")
@@ -288,12 +295,12 @@ def main() -> None:
         return
     repeats = args.repeats or (3 if args.quick else 7)
     rep = ["--repeats", str(repeats)]
+    measured = {PAPER: ("fp32", "default", "default_bf16"), CPU: tuple(MODES)}
     train = {
         preset: {
-            mode: run_worker("train", "--preset", preset, "--mode", mode, *rep)
-            for mode in ("fp32", "default")
+            mode: run_worker("train", "--preset", preset, "--mode", mode, *rep) for mode in modes
         }
-        for preset in (PAPER, CPU)
+        for preset, modes in measured.items()
     }
     loader = run_worker("loader", *rep)
     generation = run_worker("generation", *rep)

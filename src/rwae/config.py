@@ -160,6 +160,7 @@ class TrainConfig:
     bf16: bool = False  # bf16 autocast; measured slower than fp32 for this model on our AVX-512 BF16 CPU (README)
     channels_last: bool = True
     reuse_memory: bool = True  # keep freed memory for reuse (glibc, CPU): no page faults per step
+    compile: bool = False  # torch.compile the training forward; not faster on our CPU (README)
     device: str = "auto"  # auto | cpu | cuda
     global_mmd: bool = (
         False  # under DDP: MMD over all ranks' codes (all_gather) instead of each rank's

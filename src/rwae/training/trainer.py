@@ -125,6 +125,8 @@ class Trainer:
                 self.model.gather_codes = gather_along_batch
         else:
             self.ddp = self.model
+        if tc.compile:  # the training forward through torch.compile (the saved model is unchanged)
+            self.ddp = torch.compile(self.ddp)
         self.sampler = ResumableBatchSampler(
             len(self.train_set),
             tc.batch_size,
