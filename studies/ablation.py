@@ -42,6 +42,8 @@ VARIANTS: dict[str, list[str]] = {
     ],
     "color_pairs": ["model.pair_augment=color"],
     "static_pooled": ["model.static_input=pooled"],
+    "static_pooled_centered": ["model.static_input=pooled", "model.center_dynamics=true"],
+    "centered": ["model.center_dynamics=true"],
     "static_pooled_color_pairs": ["model.static_input=pooled", "model.pair_augment=color"],
     "color_pairs_static_kl_10": ["model.pair_augment=color", "model.beta_static_kl=10.0"],
     "color_pairs_static_kl_1": ["model.pair_augment=color", "model.beta_static_kl=1.0"],

@@ -30,7 +30,7 @@ def batch(config, b=4, t=6, seed=0):
         {"recon_loss": "bce", "kernel": "rbf"},
         {"beta_independence": 1.0, "independence_estimator": "hsic"},
         {"pair_augment": "color", "num_actions": 3},
-        {"static_input": "pooled", "beta_static_kl": 1.0},
+        {"static_input": "pooled", "beta_static_kl": 1.0, "center_dynamics": True},
     ],
 )
 def test_shapes_of_every_method(overrides):
@@ -220,3 +220,11 @@ def test_pair_augment_needs_rgb_frames():
         tiny_model_config(frame_shape=[1, 32, 32], pair_augment="color")
     with pytest.raises(ConfigError, match="pooled"):
         tiny_model_config(frame_shape=[20], decoder="frame", static_input="pooled")
+
+
+def test_centered_dynamics_ignore_a_constant_shift_of_z_m():
+    torch.manual_seed(0)
+    model = RWAE(tiny_model_config(center_dynamics=True, decoder="frame")).eval()
+    z_c, z_m = torch.randn(2, model.config.static_dim), torch.randn(2, 5, model.config.dynamic_dim)
+    shift = torch.randn(2, 1, model.config.dynamic_dim)
+    assert torch.allclose(model.decode(z_c, z_m), model.decode(z_c, z_m + shift), atol=1e-5)

@@ -44,6 +44,9 @@ class ModelConfig:
     # pooled (images: local 4x4-patch features averaged over positions and frames, no bi-LSTM)
     pair_augment: str = "none"  # none | color: half the batch are color-changed copies of the other
     # half; each sequence is decoded from its own z^c and its partner's z^m (same motion, other colors)
+    center_dynamics: bool = (
+        False  # decode from z^m_t minus its mean over t: only what changes passes
+    )
     decoder: str = "lstm"  # lstm: LSTM over [z^c, z^m_t (, a)] (paper Fig. 1a); frame: x_t from (z^c, z^m_t) only
     recon_loss: str = "mse"  # mse (squared error summed per frame) | bce
     static_penalty: str = "mmd"  # mmd | gan | kl

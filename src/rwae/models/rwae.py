@@ -333,6 +333,8 @@ class RWAE(nn.Module):
         self, z_static: torch.Tensor, z_dynamic: torch.Tensor, a: torch.Tensor | None = None
     ) -> torch.Tensor:
         b, t, _ = z_dynamic.shape
+        if self.config.center_dynamics:  # a constant (static) component of z^m cannot reach x
+            z_dynamic = z_dynamic - z_dynamic.mean(1, keepdim=True)
         parts = [z_static.unsqueeze(1).expand(-1, t, -1), z_dynamic]
         if self.config.num_actions:
             if a is None:
