@@ -44,6 +44,7 @@ VARIANTS: dict[str, list[str]] = {
     "static_pooled": ["model.static_input=pooled"],
     "static_pooled_centered": ["model.static_input=pooled", "model.center_dynamics=true"],
     "centered": ["model.center_dynamics=true"],
+    "centered_static_kl_10": ["model.center_dynamics=true", "model.beta_static_kl=10.0"],
     "static_pooled_color_pairs": ["model.static_input=pooled", "model.pair_augment=color"],
     "color_pairs_static_kl_10": ["model.pair_augment=color", "model.beta_static_kl=10.0"],
     "color_pairs_static_kl_1": ["model.pair_augment=color", "model.beta_static_kl=1.0"],
@@ -143,6 +144,12 @@ def run(variant: str, steps: int, runs: Path, judge_every: int) -> Path:
     return path
 
 
+def wall_time(budget: dict) -> str:
+    """Training seconds of the last `run` call; "—" when that call only resumed a stopped run."""
+    seconds = budget["train_seconds_this_session"]
+    return "—" if seconds < 60 else f"{seconds:.0f}"
+
+
 def render() -> Path:
     """The table of every results/ablation/*.json into the generated block of docs/ablation.md."""
     records = [json.loads(p.read_text()) for p in sorted(RESULTS.glob("*.json"))]
@@ -157,11 +164,13 @@ def render() -> Path:
         budget = r["budget"]
         lines.append(
             f"| {r['variant']} | {' '.join(r['overrides']) or '—'} | {budget['steps']} × {budget['batch_size']} | "
-            f"{budget['train_seconds_this_session']:.0f} | " + " | ".join(cells) + " |"
+            f"{wall_time(budget)} | " + " | ".join(cells) + " |"
         )
     lines.append(
         f"\nEach run: `python studies/ablation.py run VARIANT` (seed 0, base `{BASE}`); metrics on {EVAL_LIMIT} "
-        f"spread-out test sequences, R = {EVAL_REPEATS}; rendered by `python studies/ablation.py render`."
+        f"spread-out test sequences, R = {EVAL_REPEATS}; rendered by `python studies/ablation.py render`. "
+        "Train time: wall seconds of the training call (runs at 1 or 2 threads, some side by side; "
+        "— = resumed at its last checkpoint and evaluated there)."
     )
     from rwae.evaluation.pictures import plot_lines
 
@@ -187,7 +196,31 @@ def render() -> Path:
 
     replace_block(doc, "ablation-table", "\n".join(lines))
     replace_block(doc, "probe-table", probe_table())
+    replace_block(doc, "independence-power", independence_power_table())
     return doc
+
+
+def independence_power_table() -> str:
+    """results/independence_power.json (studies/independence_power.py) as a table."""
+    path = REPO / "results" / "independence_power.json"
+    if not path.is_file():
+        return "(not measured yet: `python studies/independence_power.py runs/ablation/base`)"
+    r = json.loads(path.read_text())
+    lines = [
+        "| estimator | codes as trained | z^c shuffled over the batch | signal / noise |",
+        "| --- | --- | --- | --- |",
+    ]
+    for name, e in r["estimators"].items():
+        dep, ind = e["dependent"], e["shuffled"]
+        lines.append(
+            f"| {name} | {dep['mean']:.4f} ± {dep['std']:.4f} | {ind['mean']:.4f} ± {ind['std']:.4f} "
+            f"| {e['signal_to_noise']:.1f} |"
+        )
+    lines.append(
+        f"\nOn the trained `{Path(r['model']).name}` model's codes, {r['draws']} training batches of "
+        f"{r['batch']}: `{r['command']}`."
+    )
+    return "\n".join(lines)
 
 
 def probe_table() -> str:
