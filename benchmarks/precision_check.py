@@ -54,6 +54,7 @@ def main() -> None:
     )
     parser.add_argument("--steps", type=int, default=400)
     parser.add_argument("--runs", default="runs/precision_check")
+    parser.add_argument("--readme", default=None, help="also write the README block")
     args = parser.parse_args()
     runs = Path(args.runs)
     modes = {"default": [], "fp32": PLAIN_FP32}
@@ -73,6 +74,34 @@ def main() -> None:
     out.write_text(json.dumps(record, indent=2) + "\n")
     print(json.dumps({m: r["eval"] for m, r in results.items()}, indent=1))
     print(f"loss difference {record['loss_difference']:.2f} (noise {record['loss_noise']:.2f})")
+    if args.readme:
+        from markdown import replace_block
+
+        replace_block(Path(args.readme), "precision-check", markdown(record))
+
+
+def markdown(r: dict) -> str:
+    modes = r["modes"]
+    lines = [
+        "| mode | loss, last quarter of the run | " + " | ".join(METRICS) + " |",
+        "|" + " --- |" * (2 + len(METRICS)),
+    ]
+    for mode, m in modes.items():
+        loss = m["final_quarter_loss"]
+        cells = [f"{m['eval'][k]['mean']:.4f} ± {m['eval'][k]['std']:.4f}" for k in METRICS]
+        lines.append(
+            f"| {mode} | {loss['mean']:.1f} ± {loss['std']:.1f} | " + " | ".join(cells) + " |"
+        )
+    lines.append(
+        f"\n{r['steps']} steps of `{r['config']}`, seed {r['seed']}, the same data order; the loss "
+        f"difference ({r['loss_difference']:.1f}) is within the logged loss's own spread "
+        f"({r['loss_noise']:.1f})."
+        if abs(r["loss_difference"]) <= r["loss_noise"]
+        else f"\n{r['steps']} steps; the loss difference ({r['loss_difference']:.1f}) exceeds the "
+        f"logged loss's spread ({r['loss_noise']:.1f})."
+    )
+    lines.append(f"Produced by `{r['command']}` (benchmarks/results/precision_check.json).")
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":

@@ -110,7 +110,12 @@ def work_loader(repeats: int) -> dict:
         train, batch_sampler=sampler, collate_fn=collate, num_workers=config.data.num_workers
     )
     rates = []
-    batches = iter(loader)
+
+    def endless():  # epoch after epoch, as the Trainer iterates
+        while True:
+            yield from loader
+
+    batches = endless()
     next(batches)  # warm-up
     for _ in range(repeats):
         start, seen = time.perf_counter(), 0
@@ -367,7 +372,7 @@ def main() -> None:
         "loader": loader,
         "python": platform.python_version(),
         "command": " ".join(["python", "benchmarks/throughput.py", *sys.argv[1:]]),
-        **provenance(REPO),
+        "provenance": provenance(REPO),
     }
     out = Path(args.out or REPO / "benchmarks" / "results" / f"{result['machine']}.json")
     out.parent.mkdir(parents=True, exist_ok=True)
