@@ -68,7 +68,7 @@ def main() -> None:
         "loss_difference": loss["default"]["mean"] - loss["fp32"]["mean"],
         "loss_noise": max(loss["default"]["std"], loss["fp32"]["std"]),
         "command": " ".join(["python", "benchmarks/precision_check.py", *sys.argv[1:]]),
-        **provenance(REPO),
+        "provenance": provenance(REPO),
     }
     out = REPO / "benchmarks" / "results" / "precision_check.json"
     out.write_text(json.dumps(record, indent=2) + "\n")
