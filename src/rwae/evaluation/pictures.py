@@ -121,6 +121,16 @@ COLOURS = [
 ]
 
 
+def _markers(draw: ImageDraw.ImageDraw, points: list[tuple[float, float]], index: int) -> None:
+    """Lines past the palette's length repeat its colours; squares (then circles) tell them apart."""
+    cycle = index // len(COLOURS)
+    if cycle == 0:
+        return
+    shape = draw.rectangle if cycle == 1 else draw.ellipse
+    for x, y in points:
+        shape([x - 3, y - 3, x + 3, y + 3], outline=COLOURS[index % len(COLOURS)], width=1)
+
+
 def plot_lines(
     panels: dict[str, dict[str, tuple[list[float], list[float]]]],
     out: str | Path,
@@ -157,7 +167,9 @@ def plot_lines(
                 if np.isfinite(y)
             ]
             if len(pts) >= 2:
-                draw.line(pts, fill=COLOURS[labels.index(label) % len(COLOURS)], width=2)
+                i = labels.index(label)
+                draw.line(pts, fill=COLOURS[i % len(COLOURS)], width=2)
+                _markers(draw, pts, i)
         draw.text((x0, 8), title, fill="black", font=font)
         draw.text((x0 + 2, y0 + 2), f"{hi:.4g}", fill="black", font=font)
         draw.text((x0 + 2, y0 + panel_h - 12), f"{lo:.4g}", fill="black", font=font)
@@ -168,6 +180,7 @@ def plot_lines(
         for i, label in enumerate(labels):
             y = panel_h + 2 * pad + 14 * i - 4
             draw.line([(pad, y + 6), (pad + 20, y + 6)], fill=COLOURS[i % len(COLOURS)], width=3)
+            _markers(draw, [(pad + 10, y + 6)], i)
             draw.text((pad + 26, y), label, fill="black", font=font)
     Path(out).parent.mkdir(parents=True, exist_ok=True)
     canvas.save(out)
