@@ -18,18 +18,12 @@ from pathlib import Path
 
 import torch
 
-from rwae.evaluation.protocol import encode_all
+from rwae.evaluation.protocol import encode_all, spread_indices
 from rwae.evaluation.report import load_eval_set, resolve_model_dir
 from rwae.models import RWAE
 from rwae.provenance import provenance
 
 REPO = Path(__file__).resolve().parents[1]
-
-
-def spread(n_total: int, n: int) -> list[int]:
-    """n indices spread evenly over a split (every class of a sorted dataset is represented)."""
-    n = min(n, n_total)
-    return [round(i * (n_total - 1) / max(n - 1, 1)) for i in range(n)]
 
 
 def fit_probe(
@@ -60,7 +54,7 @@ def probe(model_dir: Path, n_train: int, n_test: int) -> dict:
     codes = {}
     for split, n in (("train", n_train), ("test", n_test)):
         _, data = load_eval_set(model_dir, None, None, split=split)
-        codes[split] = encode_all(model, data, spread(len(data), n), batch_size=64)
+        codes[split] = encode_all(model, data, spread_indices(len(data), n), batch_size=64)
     labels = [k[len("label.") :] for k in codes["test"] if k.startswith("label.")]
     labels = [k for k in labels if codes["test"][f"label.{k}"].dim() == 1 and k != "character"]
     table = {}

@@ -28,6 +28,11 @@ from rwae.evaluation.judge import Judge
 from rwae.models import RWAE
 
 
+def spread_indices(total: int, n: int) -> list[int]:
+    """n indices spread evenly over 0..total-1 (every class of a sorted split is represented)."""
+    return np.linspace(0, total - 1, min(n, total)).round().astype(int).tolist()
+
+
 @torch.inference_mode()
 def encode_all(
     model: RWAE, dataset, indices: list[int], batch_size: int
@@ -226,7 +231,7 @@ def evaluate(
     n = len(dataset) if limit is None else min(limit, len(dataset))
     indices = list(range(n))
     if limit is not None and limit < len(dataset):  # a spread-out subset, the same for every model
-        indices = np.linspace(0, len(dataset) - 1, n).round().astype(int).tolist()
+        indices = spread_indices(len(dataset), n)
     codes = encode_all(model, dataset, indices, batch_size)
     per_repeat = []
     for r in range(repeats):

@@ -41,6 +41,17 @@ def kernel(
     return total
 
 
+def gram(
+    x: torch.Tensor,
+    y: torch.Tensor,
+    kernel_name: str = "imq",
+    scales: Sequence[float] = WAE_SCALES,
+    bandwidth: float = 1.0,
+) -> torch.Tensor:
+    """Kernel matrix between samples (..., n, d) and (..., m, d) -> (..., n, m)."""
+    return kernel(squared_distances(x, y), x.shape[-1], kernel_name, scales, bandwidth)
+
+
 def mmd(
     x: torch.Tensor,
     y: torch.Tensor,
@@ -54,14 +65,14 @@ def mmd(
         raise ValueError(
             f"mmd: x and y must have the same shape, got {tuple(x.shape)} and {tuple(y.shape)}"
         )
-    n, dim = x.shape[-2], x.shape[-1]
+    n = x.shape[-2]
     if n < 2:
         raise ValueError(
             f"mmd needs at least 2 samples per set (the U-statistic divides by n-1), got {n}"
         )
     with torch.autocast(x.device.type, enabled=False):
         x, y = x.float(), y.float()
-        k = lambda a, b: kernel(squared_distances(a, b), dim, kernel_name, scales, bandwidth)  # noqa: E731
+        k = lambda a, b: gram(a, b, kernel_name, scales, bandwidth)  # noqa: E731
         off_diagonal = 1.0 - torch.eye(n, device=x.device)
         k_xy = k(x, y)
         total = k(x, x) + k(y, y) - k_xy - k_xy.transpose(-1, -2)
@@ -91,9 +102,8 @@ def hsic(
     with torch.autocast(x.device.type, enabled=False):
         x, y = x.float().flatten(1), y.float().flatten(1)
         off_diagonal = 1.0 - torch.eye(n, device=x.device)
-        k = kernel(squared_distances(x, x), x.shape[1], kernel_name, scales, bandwidth)
-        l = kernel(squared_distances(y, y), y.shape[1], kernel_name, scales, bandwidth)  # noqa: E741
-        k, l = k * off_diagonal, l * off_diagonal  # noqa: E741
+        k = gram(x, x, kernel_name, scales, bandwidth) * off_diagonal
+        l = gram(y, y, kernel_name, scales, bandwidth) * off_diagonal  # noqa: E741
         k_rows, l_rows = k.sum(1), l.sum(1)  # K1, L1: (n,)
         trace = (k * l).sum()
         both_means = k_rows.sum() * l_rows.sum() / ((n - 1) * (n - 2))

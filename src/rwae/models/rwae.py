@@ -218,7 +218,8 @@ class RWAE(nn.Module):
     def _static_posterior(
         self, x: torch.Tensor, e: torch.Tensor, h_n: torch.Tensor
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        """z^c's Gaussian from [forward state at T, backward state at 1] of the bi-LSTM."""
+        """z^c's Gaussian from [forward state at T, backward state at 1] of the bi-LSTM, or from the
+        pooled patch features (static_input=pooled)."""
         mode = self.config.static_input
         if mode == "pooled":  # what the frames hold, averaged over positions and time
             b, t = x.shape[:2]
@@ -360,24 +361,20 @@ class RWAE(nn.Module):
         """MMD between code batches (B, ...) -> (...); over all ranks' codes when gather_codes is set."""
         if self.gather_codes is not None:
             x, y = self.gather_codes(x), self.gather_codes(y)
-        c = self.config
         x, y = x.movedim(0, -2), y.movedim(0, -2)  # batch next to last: (..., B, d)
-        return mmd(x, y, kernel_name=c.kernel, scales=c.kernel_scales, bandwidth=c.kernel_bandwidth)
+        return mmd(x, y, **self._kernel_options())
+
+    def _kernel_options(self) -> dict:
+        c = self.config
+        return {"kernel_name": c.kernel, "scales": c.kernel_scales, "bandwidth": c.kernel_bandwidth}
 
     def _independence(self, z_static: torch.Tensor, z_dynamic: torch.Tensor) -> torch.Tensor:
         """The z^c ⟂ z^m_1..T penalty on codes (B, dc) and (B, T * dm)."""
-        c = self.config
-        if c.independence_estimator == "halves":
+        if self.config.independence_estimator == "halves":
             return self._mmd(*independence_pairs(z_static, z_dynamic))
         if self.gather_codes is not None:
             z_static, z_dynamic = self.gather_codes(z_static), self.gather_codes(z_dynamic)
-        return hsic(
-            z_static,
-            z_dynamic,
-            kernel_name=c.kernel,
-            scales=c.kernel_scales,
-            bandwidth=c.kernel_bandwidth,
-        )
+        return hsic(z_static, z_dynamic, **self._kernel_options())
 
     def _critic(self, name: str, z: torch.Tensor, train_critic: bool) -> torch.Tensor:
         """Logits of the static or dynamic discriminator. For the model's loss the discriminator's

@@ -7,13 +7,12 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
-import numpy as np
 import torch
 
 from rwae import data as rwae_data
 from rwae.config import ExperimentConfig
 from rwae.evaluation.judge import SHIPPED, judge_dir, load_judge
-from rwae.evaluation.protocol import encode_all, evaluate_repeat
+from rwae.evaluation.protocol import encode_all, evaluate_repeat, spread_indices
 from rwae.models import RWAE
 from rwae.training.metrics_log import truncate_csv_after
 
@@ -39,9 +38,8 @@ class QuickCheck:
         test = rwae_data.load(
             config.data.name, config.data.test_split, config.data.root, **config.data.options
         )
-        n = min(config.train.judge_sequences, len(test))
         self.test = test
-        self.indices = np.linspace(0, len(test) - 1, n).round().astype(int).tolist()
+        self.indices = spread_indices(len(test), config.train.judge_sequences)
 
     @torch.no_grad()
     def __call__(self, model: RWAE, step: int) -> dict[str, float]:
