@@ -20,9 +20,9 @@ import torch
 
 from rwae import data
 from rwae.data.dataset import fetch
-from rwae.evaluation.report import resolve_model_dir
 from rwae.losses import hsic, mmd
 from rwae.models import RWAE
+from rwae.models.pretrained import resolve_model_dir
 from rwae.models.rwae import independence_pairs
 from rwae.provenance import provenance
 

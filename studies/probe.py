@@ -19,8 +19,9 @@ from pathlib import Path
 import torch
 
 from rwae.evaluation.protocol import encode_all, spread_indices
-from rwae.evaluation.report import load_eval_set, resolve_model_dir
+from rwae.evaluation.report import load_eval_set
 from rwae.models import RWAE
+from rwae.models.pretrained import resolve_model_dir
 from rwae.provenance import provenance
 
 REPO = Path(__file__).resolve().parents[1]

@@ -4,6 +4,7 @@ import pytest
 import torch
 
 from rwae import RWAE, RWAEConfig
+from rwae.config import ConfigError
 from rwae.errors import RWAEError
 from tests.helpers import tiny_model_config
 
@@ -31,6 +32,8 @@ def batch(config, b=4, t=6, seed=0):
         {"beta_independence": 1.0, "independence_estimator": "hsic"},
         {"pair_augment": "color", "num_actions": 3},
         {"static_input": "pooled", "beta_static_kl": 1.0, "center_dynamics": True},
+        {"dynamic_input": "residual_gray", "beta_static_kl": 1.0},
+        {"frame_shape": [20], "decoder": "frame", "dynamic_input": "residual"},
     ],
 )
 def test_shapes_of_every_method(overrides):
@@ -185,7 +188,6 @@ def test_pickled_files_are_refused(tmp_path):
 
 
 def test_config_rejects_bad_values():
-    from rwae.config import ConfigError
 
     with pytest.raises(ConfigError, match="static_penalty"):
         RWAEConfig(static_penalty="wasserstein")
@@ -214,12 +216,35 @@ def test_color_pairs_keep_the_motion_and_change_the_colors():
 
 
 def test_pair_augment_needs_rgb_frames():
-    from rwae.config import ConfigError
 
     with pytest.raises(ConfigError, match="pair_augment"):
         tiny_model_config(frame_shape=[1, 32, 32], pair_augment="color")
     with pytest.raises(ConfigError, match="pooled"):
         tiny_model_config(frame_shape=[20], decoder="frame", static_input="pooled")
+
+
+def test_residual_dynamic_input_sees_only_what_moves():
+    torch.manual_seed(0)
+    model = RWAE(tiny_model_config(dynamic_input="residual")).eval()
+    x = batch(model.config)
+    still = 0.3 * torch.rand(x.shape[0], 1, *x.shape[2:])  # the same image added to every frame
+    with torch.no_grad():
+        moved, shifted = model.encode(x).dynamic_mean, model.encode(x + still).dynamic_mean
+        static_moved = model.encode(x).static_mean, model.encode(x + still).static_mean
+    assert torch.allclose(moved, shifted, atol=1e-5)
+    assert not torch.allclose(*static_moved, atol=1e-3)  # the static path does see it
+
+
+def test_gray_residual_dynamic_input_is_blind_to_color_order():
+    torch.manual_seed(0)
+    model = RWAE(tiny_model_config(dynamic_input="residual_gray")).eval()
+    x = batch(model.config)
+    with torch.no_grad():
+        z_m = model.encode(x).dynamic_mean
+        z_m_bgr = model.encode(x.flip(2)).dynamic_mean  # (B, T, C, S, S): channels reversed
+    assert torch.allclose(z_m, z_m_bgr, atol=1e-5)
+    with pytest.raises(ConfigError, match="residual_gray"):
+        tiny_model_config(frame_shape=[20], decoder="frame", dynamic_input="residual_gray")
 
 
 def test_centered_dynamics_ignore_a_constant_shift_of_z_m():

@@ -120,8 +120,9 @@ def _eval(args: argparse.Namespace) -> int:
 def _swap(args: argparse.Namespace) -> int:
     from rwae.data.dataset import fetch
     from rwae.evaluation.pictures import save_swap
-    from rwae.evaluation.report import load_eval_set, resolve_model_dir
+    from rwae.evaluation.report import load_eval_set
     from rwae.models import RWAE
+    from rwae.models.pretrained import resolve_model_dir
 
     model_dir = resolve_model_dir(args.model)
     model = RWAE.from_pretrained(model_dir)
@@ -136,8 +137,9 @@ def _sample(args: argparse.Namespace) -> int:
     import torch
 
     from rwae.evaluation.pictures import save_samples
-    from rwae.evaluation.report import resolve_model_dir, training_data
+    from rwae.evaluation.report import training_data
     from rwae.models import RWAE
+    from rwae.models.pretrained import resolve_model_dir
 
     model_dir = resolve_model_dir(args.model)
     model = RWAE.from_pretrained(model_dir)
@@ -262,7 +264,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = commands.add_parser(
         "eval", help="evaluate a model: the field's metrics, results.json and report.md"
     )
-    p.add_argument("model", help="a model folder (save_pretrained) or a run folder")
+    _add_model_args(p)
     p.add_argument("--dataset", default=None, help="default: the dataset the model was trained on")
     p.add_argument("--repeats", type=int, default=5)
     p.add_argument("--seed", type=int, default=0)
@@ -288,7 +290,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = commands.add_parser(
         "swap", help="swap grid: static codes in rows, dynamics in columns (.png or .gif)"
     )
-    p.add_argument("model")
+    _add_model_args(p)
     p.add_argument(
         "--out", required=True, help="swap.png (animation strips) or swap.gif (animated)"
     )
@@ -301,7 +303,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = commands.add_parser(
         "sample", help="unconditional samples (.gif animated, .png frames in rows)"
     )
-    p.add_argument("model")
+    _add_model_args(p)
     p.add_argument("--out", required=True)
     p.add_argument("--count", type=int, default=8)
     p.add_argument("--length", type=int, default=None, help="frames (default: the training length)")
@@ -314,10 +316,32 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _add_model_args(p: argparse.ArgumentParser) -> None:
+    """The model to use: positional or --model; the shipped default model when neither is given."""
+    p.add_argument(
+        "model",
+        nargs="?",
+        default=None,
+        help="a model folder (save_pretrained), a run folder, or a shipped model's name "
+        "(default: the shipped Sprites model, 'default')",
+    )
+    p.add_argument("--model", dest="model_option", default=None, help="the same, as an option")
+
+
+def _chosen_model(args: argparse.Namespace) -> str:
+    if args.model is not None and args.model_option is not None:
+        raise RWAEError(
+            f"give the model once: got {args.model!r} and --model {args.model_option!r}"
+        )
+    return args.model or args.model_option or "default"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; returns the exit code (user mistakes print one line and return 2)."""
     args = build_parser().parse_args(argv)
     try:
+        if hasattr(args, "model_option"):
+            args.model = _chosen_model(args)
         return args.func(args)
     except RWAEError as e:
         print(f"rwae: error: {e}", file=sys.stderr)

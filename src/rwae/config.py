@@ -42,6 +42,11 @@ class ModelConfig:
     )
     static_input: str = "ordered"  # what the static path sees: ordered | shuffled | random_frame |
     # pooled (images: local 4x4-patch features averaged over positions and frames, no bi-LSTM)
+    dynamic_input: str = (
+        "frames"  # what the dynamic path sees: frames (shared with the static path)
+    )
+    # | residual: x_t minus the sequence's mean frame, own encoder (what moves, little of what stays)
+    # | residual_gray: the same, averaged over color channels (images: pose without colors)
     pair_augment: str = "none"  # none | color: half the batch are color-changed copies of the other
     # half; each sequence is decoded from its own z^c and its partner's z^m (same motion, other colors)
     center_dynamics: bool = (
@@ -95,6 +100,9 @@ class ModelConfig:
         )
         if self.static_input == "pooled" and len(self.frame_shape) != 3:
             raise ConfigError("model.static_input=pooled needs image frames [C, H, W]")
+        _choice("model.dynamic_input", self.dynamic_input, ("frames", "residual", "residual_gray"))
+        if self.dynamic_input == "residual_gray" and len(self.frame_shape) != 3:
+            raise ConfigError("model.dynamic_input=residual_gray needs image frames [C, H, W]")
         _choice("model.decoder", self.decoder, ("lstm", "frame"))
         _choice("model.pair_augment", self.pair_augment, ("none", "color"))
         if self.pair_augment == "color" and (

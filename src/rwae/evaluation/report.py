@@ -15,7 +15,7 @@ from rwae.evaluation.judge import SHIPPED, judge_dir, load_judge
 from rwae.evaluation.pictures import plot_curves, save_samples, save_swap
 from rwae.evaluation.protocol import evaluate
 from rwae.models import RWAE
-from rwae.models.rwae import CONFIG_NAME, WEIGHTS_NAME
+from rwae.models.pretrained import CONFIG_NAME, is_shipped_name, resolve_model_dir
 from rwae.provenance import provenance
 
 # Published Sprites numbers (DESIGN.md §2): Acc / IS / H(y|x) / H(y), GPU, hundreds of epochs.
@@ -25,17 +25,6 @@ PUBLISHED_SPRITES = {
     "S3VAE (Zhu et al. 2020)": (99.49, 8.637, 0.041, 2.197),
     "C-DSVAE (Bai et al. 2021)": (99.99, 8.871, 0.014, 2.197),
 }
-
-
-def resolve_model_dir(model: str | os.PathLike) -> Path:
-    """A folder written by save_pretrained, or a run folder holding one in model/."""
-    path = Path(model)
-    for candidate in (path, path / "model"):
-        if (candidate / CONFIG_NAME).is_file() and (candidate / WEIGHTS_NAME).is_file():
-            return candidate
-    raise RWAEError(
-        f"{path}: no model here (expected {CONFIG_NAME} and {WEIGHTS_NAME}, or a run folder with model/)"
-    )
 
 
 def training_data(model_dir: Path) -> dict:
@@ -117,11 +106,12 @@ def run_evaluation(
     pictures: bool = True,
 ) -> dict:
     model_dir = resolve_model_dir(model)
-    out = (
-        Path(out)
-        if out is not None
-        else (model_dir.parent / "eval" if model_dir.name == "model" else model_dir / "eval")
-    )
+    if out is not None:
+        out = Path(out)
+    elif is_shipped_name(model):  # never write into the installed package
+        out = Path(f"eval_{model}")
+    else:
+        out = model_dir.parent / "eval" if model_dir.name == "model" else model_dir / "eval"
     if (out / "results.json").exists() and not overwrite:
         raise RWAEError(
             f"{out / 'results.json'} exists; pass --overwrite to replace it or choose another --out"

@@ -30,9 +30,8 @@ from rwae.models.networks import (
     PooledFrameEncoder,
     mlp,
 )
+from rwae.models.pretrained import CONFIG_NAME, WEIGHTS_NAME, is_shipped_name, resolve_model_dir
 
-CONFIG_NAME = "config.json"
-WEIGHTS_NAME = "model.safetensors"
 FORMAT_VERSION = 1
 
 
@@ -139,6 +138,15 @@ class RWAE(nn.Module):
         if c.static_input == "pooled":
             self.static_pooled = PooledFrameEncoder(c.frame_shape[0], c.conv_width, 2 * h)
         self.static_head = GaussianHead(2 * h, c.static_dim, c.static_logvar_floor)
+        if c.dynamic_input != "frames":  # its own encoder over frame residuals
+            if c.is_image:
+                channels = 1 if c.dynamic_input == "residual_gray" else c.frame_shape[0]
+                self.dynamic_frame_encoder = ConvFrameEncoder(
+                    channels, c.frame_shape[1], c.conv_width, c.frame_dim, c.norm
+                )
+            else:
+                self.dynamic_frame_encoder = mlp(c.frame_shape[0], h, c.frame_dim)
+            self.dynamic_lstm = nn.LSTM(c.frame_dim, h, batch_first=True, bidirectional=True)
         self.dynamic_cell = nn.LSTMCell(2 * h + c.dynamic_dim, h)
         self.dynamic_head = GaussianHead(h, c.dynamic_dim)
         if num_actions:
@@ -183,7 +191,10 @@ class RWAE(nn.Module):
         """Use channels_last convolutions (faster under bf16 on recent CPUs)."""
         if self.config.is_image:
             fmt = torch.channels_last if enabled else torch.contiguous_format
-            for module in (self.frame_encoder, self.frame_decoder):
+            modules = [self.frame_encoder, self.frame_decoder]
+            if self.config.dynamic_input != "frames":
+                modules.append(self.dynamic_frame_encoder)
+            for module in modules:
                 module.to(memory_format=fmt)
                 module.channels_last = enabled
         return self
@@ -211,9 +222,18 @@ class RWAE(nn.Module):
         return mu + eps * (0.5 * logvar).exp()
 
     # ------------------------------------------------------------------ inference
-    def _frame_features(self, x: torch.Tensor) -> torch.Tensor:
+    def _frame_features(self, x: torch.Tensor, encoder: nn.Module | None = None) -> torch.Tensor:
         b, t = x.shape[:2]
-        return self.frame_encoder(x.flatten(0, 1)).unflatten(0, (b, t))  # (B*T, ...) -> (B, T, F)
+        encoder = self.frame_encoder if encoder is None else encoder
+        return encoder(x.flatten(0, 1)).unflatten(0, (b, t))  # (B*T, ...) -> (B, T, F)
+
+    def _dynamic_features(self, x: torch.Tensor) -> torch.Tensor:
+        """Bi-LSTM states (B, T, 2H) of the dynamic path over frame residuals x_t - mean_t(x)."""
+        residual = x - x.mean(1, keepdim=True)  # (B, T, ...): what moves
+        if self.config.dynamic_input == "residual_gray":
+            residual = residual.mean(2, keepdim=True)  # (B, T, C, S, S) -> (B, T, 1, S, S)
+        hs, _ = self.dynamic_lstm(self._frame_features(residual, self.dynamic_frame_encoder))
+        return hs
 
     def _static_posterior(
         self, x: torch.Tensor, e: torch.Tensor, h_n: torch.Tensor
@@ -283,6 +303,8 @@ class RWAE(nn.Module):
         hs, (h_n, _) = self.encoder_lstm(e)  # hs: (B, T, 2H)
         mu_c, logvar_c = self._static_posterior(x, e, h_n)
         z_c = self._sample(mu_c, logvar_c, generator) if self.config.stochastic_encoder else mu_c
+        if self.config.dynamic_input != "frames":
+            hs = self._dynamic_features(x)
         mu_m, logvar_m, z_m = self._dynamic_posterior(hs, "sample", generator)
         if not self.training and self.config.stochastic_encoder:  # means along the mean path
             mu_m, logvar_m, _ = self._dynamic_posterior(hs, "mean")
@@ -601,10 +623,16 @@ class RWAE(nn.Module):
     def from_pretrained(
         cls, directory: str | os.PathLike, map_location: str | torch.device = "cpu"
     ) -> RWAE:
-        """Rebuild a model from `save_pretrained` output (config.json + model.safetensors)."""
+        """Rebuild a model from `save_pretrained` output (config.json + model.safetensors), a run
+        folder, or a shipped model's name: `RWAE.from_pretrained("default")`."""
         from safetensors.torch import load_model
 
-        directory = Path(directory)
+        directory = resolve_model_dir(directory) if is_shipped_name(directory) else Path(directory)
+        if (
+            not (directory / CONFIG_NAME).is_file()
+            and (directory / "model" / CONFIG_NAME).is_file()
+        ):
+            directory = directory / "model"  # a run folder
         for name in (CONFIG_NAME, WEIGHTS_NAME):
             if not (directory / name).is_file():
                 raise RWAEError(
