@@ -54,6 +54,10 @@ VARIANTS: dict[str, list[str]] = {
         "model.dynamic_input=residual_gray",
         "model.beta_static_kl=10.0",
     ],
+    "residual_mask_static_kl_10": [
+        "model.dynamic_input=residual_mask",
+        "model.beta_static_kl=10.0",
+    ],
     "residual_static_kl_10": ["model.dynamic_input=residual", "model.beta_static_kl=10.0"],
     "dsvae_residual_gray": [
         "model.static_penalty=kl",

@@ -33,6 +33,7 @@ def batch(config, b=4, t=6, seed=0):
         {"pair_augment": "color", "num_actions": 3},
         {"static_input": "pooled", "beta_static_kl": 1.0, "center_dynamics": True},
         {"dynamic_input": "residual_gray", "beta_static_kl": 1.0},
+        {"dynamic_input": "residual_mask", "norm": "group"},
         {"frame_shape": [20], "decoder": "frame", "dynamic_input": "residual"},
     ],
 )
@@ -235,16 +236,27 @@ def test_residual_dynamic_input_sees_only_what_moves():
     assert not torch.allclose(*static_moved, atol=1e-3)  # the static path does see it
 
 
-def test_gray_residual_dynamic_input_is_blind_to_color_order():
+@pytest.mark.parametrize("dynamic_input", ["residual_gray", "residual_mask"])
+def test_gray_and_mask_dynamic_inputs_are_blind_to_color_order(dynamic_input):
     torch.manual_seed(0)
-    model = RWAE(tiny_model_config(dynamic_input="residual_gray")).eval()
+    model = RWAE(tiny_model_config(dynamic_input=dynamic_input)).eval()
     x = batch(model.config)
     with torch.no_grad():
         z_m = model.encode(x).dynamic_mean
         z_m_bgr = model.encode(x.flip(2)).dynamic_mean  # (B, T, C, S, S): channels reversed
     assert torch.allclose(z_m, z_m_bgr, atol=1e-5)
-    with pytest.raises(ConfigError, match="residual_gray"):
-        tiny_model_config(frame_shape=[20], decoder="frame", dynamic_input="residual_gray")
+    with pytest.raises(ConfigError, match=dynamic_input):
+        tiny_model_config(frame_shape=[20], decoder="frame", dynamic_input=dynamic_input)
+
+
+def test_mask_dynamic_input_is_blind_to_shades():
+    torch.manual_seed(0)
+    model = RWAE(tiny_model_config(dynamic_input="residual_mask")).eval()
+    x = (batch(model.config) > 0.5).float()  # two-tone frames
+    with torch.no_grad():  # the same shapes in other shades: what moves is unchanged
+        assert torch.allclose(
+            model.encode(x).dynamic_mean, model.encode(0.2 + 0.5 * x).dynamic_mean, atol=1e-5
+        )
 
 
 def test_centered_dynamics_ignore_a_constant_shift_of_z_m():

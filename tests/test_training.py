@@ -87,6 +87,20 @@ def test_resume_is_bit_exact(tmp_path, variant):
         ).read_text()
 
 
+def test_the_training_cost_adds_up_over_sessions(tmp_path):
+    config = tiny_experiment(**{"train.steps": 4})
+    trainer = Trainer(config, tmp_path / "run", DistContext(), progress=False)
+    _interrupt_after(trainer, 2)
+    with pytest.raises(TrainingInterrupted):
+        trainer.fit()
+    first = ckpt.load(tmp_path / "run" / "checkpoints" / "last.pt")["cost"]
+    assert first["cpu_seconds"] > 0 and first["wall_seconds"] > 0
+    summary = train(config, tmp_path / "run", resume=True, progress=False)
+    total = summary["cost_all_sessions"]
+    assert total["wall_seconds"] > first["wall_seconds"]
+    assert total["cpu_seconds"] > first["cpu_seconds"]
+
+
 def test_existing_run_needs_resume(tmp_path):
     config = tiny_experiment(**{"train.steps": 1})
     train(config, tmp_path / "run", progress=False)

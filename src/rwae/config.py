@@ -17,6 +17,8 @@ import yaml
 
 from rwae.errors import RWAEError
 
+DYNAMIC_INPUTS = ("frames", "residual", "residual_gray", "residual_mask")
+IMAGE_ONLY_DYNAMIC_INPUTS = ("residual_gray", "residual_mask")
 PENALTIES = ("mmd", "gan", "kl")
 
 
@@ -47,6 +49,7 @@ class ModelConfig:
     )
     # | residual: x_t minus the sequence's mean frame, own encoder (what moves, little of what stays)
     # | residual_gray: the same, averaged over color channels (images: pose without colors)
+    # | residual_mask: where the frame differs from the mean (images: shapes only, no shades)
     pair_augment: str = "none"  # none | color: half the batch are color-changed copies of the other
     # half; each sequence is decoded from its own z^c and its partner's z^m (same motion, other colors)
     center_dynamics: bool = (
@@ -100,9 +103,11 @@ class ModelConfig:
         )
         if self.static_input == "pooled" and len(self.frame_shape) != 3:
             raise ConfigError("model.static_input=pooled needs image frames [C, H, W]")
-        _choice("model.dynamic_input", self.dynamic_input, ("frames", "residual", "residual_gray"))
-        if self.dynamic_input == "residual_gray" and len(self.frame_shape) != 3:
-            raise ConfigError("model.dynamic_input=residual_gray needs image frames [C, H, W]")
+        _choice("model.dynamic_input", self.dynamic_input, DYNAMIC_INPUTS)
+        if self.dynamic_input in IMAGE_ONLY_DYNAMIC_INPUTS and len(self.frame_shape) != 3:
+            raise ConfigError(
+                f"model.dynamic_input={self.dynamic_input} needs image frames [C, H, W]"
+            )
         _choice("model.decoder", self.decoder, ("lstm", "frame"))
         _choice("model.pair_augment", self.pair_augment, ("none", "color"))
         if self.pair_augment == "color" and (

@@ -113,6 +113,11 @@ def swap_halves(z: torch.Tensor | None) -> torch.Tensor | None:
     return torch.cat([z[half : 2 * half], z[:half]])
 
 
+# residual_mask: a pixel "moves" when its color differs from its sequence mean by more than this
+# (summed over channels, pixels in [0, 1]); far below the contrast of any Sprites layer
+MASK_THRESHOLD = 0.05
+
+
 class RWAE(nn.Module):
     """Recurrent Wasserstein autoencoder with a static code z^c and dynamic codes z^m_1..T."""
 
@@ -140,7 +145,7 @@ class RWAE(nn.Module):
         self.static_head = GaussianHead(2 * h, c.static_dim, c.static_logvar_floor)
         if c.dynamic_input != "frames":  # its own encoder over frame residuals
             if c.is_image:
-                channels = 1 if c.dynamic_input == "residual_gray" else c.frame_shape[0]
+                channels = c.frame_shape[0] if c.dynamic_input == "residual" else 1
                 self.dynamic_frame_encoder = ConvFrameEncoder(
                     channels, c.frame_shape[1], c.conv_width, c.frame_dim, c.norm
                 )
@@ -232,6 +237,8 @@ class RWAE(nn.Module):
         residual = x - x.mean(1, keepdim=True)  # (B, T, ...): what moves
         if self.config.dynamic_input == "residual_gray":
             residual = residual.mean(2, keepdim=True)  # (B, T, C, S, S) -> (B, T, 1, S, S)
+        elif self.config.dynamic_input == "residual_mask":  # (B, T, C, S, S) -> (B, T, 1, S, S)
+            residual = (residual.abs().sum(2, keepdim=True) > MASK_THRESHOLD).to(x.dtype)
         hs, _ = self.dynamic_lstm(self._frame_features(residual, self.dynamic_frame_encoder))
         return hs
 

@@ -113,6 +113,10 @@ class Trainer:
             else None
         )
         self.step, self.epoch, self.batch_in_epoch = 0, 0, 0
+        # training cost over every session of the run (restored on resume): wall seconds and CPU
+        # seconds of all processes (process time counts every thread)
+        self.cost_before = {"wall_seconds": 0.0, "cpu_seconds": 0.0}
+        self.session_clock = (time.perf_counter(), time.process_time())
         if state is not None:
             self._restore(state)
         else:
@@ -176,11 +180,23 @@ class Trainer:
             state["epoch"],
             state["batch_in_epoch"],
         )
+        self.cost_before = dict(state.get("cost", self.cost_before))  # older checkpoints: none
         rng = state["rng"]
         if len(rng) == self.ctx.world_size:
             checkpoint.set_rng_state(rng[self.ctx.rank])
         else:  # a different number of processes: the run continues, but not bit-exactly
             torch.manual_seed(self.config.train.seed + 1 + self.ctx.rank + self.step)
+
+    def cost(self) -> dict[str, float]:
+        """Wall and CPU seconds spent on this run so far, all sessions and processes."""
+        wall0, cpu0 = self.session_clock
+        cpu = sum(self.ctx.gather_objects(time.process_time() - cpu0))
+        return {
+            "wall_seconds": round(
+                self.cost_before["wall_seconds"] + time.perf_counter() - wall0, 1
+            ),
+            "cpu_seconds": round(self.cost_before["cpu_seconds"] + cpu, 1),
+        }
 
     def _state(self) -> dict:
         rng = self.ctx.gather_objects(checkpoint.rng_state())
@@ -195,6 +211,7 @@ class Trainer:
             "optimizer": self.optimizer.state_dict(),
             "rng": rng,
             "world_size": self.ctx.world_size,
+            "cost": self.cost(),
         }
         if self.critic_optimizer is not None:
             state["critic_optimizer"] = self.critic_optimizer.state_dict()
@@ -340,6 +357,7 @@ class Trainer:
             for s, handler in old_handlers.items():
                 signal.signal(s, handler)
         self.save_checkpoint()
+        cost = self.cost()
         if not (tc.sample_every and self.step % tc.sample_every == 0):  # not drawn at this step yet
             self._pictures()
         summary = {}
@@ -356,6 +374,7 @@ class Trainer:
                 "sequences_seen_this_session": seen,
                 "seconds_this_session": round(time.perf_counter() - start, 2),
                 "world_size": ctx.world_size,
+                "cost_all_sessions": cost,
                 "final_losses": last,
                 "config": dataclasses.asdict(self.config),
                 **provenance(),

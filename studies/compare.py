@@ -1,0 +1,171 @@
+"""Issue #6's comparison on Sprites: R-WAE (MMD), R-WAE (GAN), DSVAE and weakly supervised R-WAE,
+trained with the same structure, data, steps and seed from the CPU preset, then evaluated on the
+whole test split.
+
+    python studies/compare.py list
+    python studies/compare.py run MODEL [--steps 6000] [--repeats 3]   # resumable: run it again
+    python studies/compare.py render [--readme README.md]              # results/compare -> README
+
+A run trains with `rwae train` (continued from its last checkpoint when one exists), evaluates with
+`rwae eval` (R repeats, the whole test split, pictures), and writes results/compare/<model>.json with
+the metrics, the training cost (CPU-hours = wall hours x threads, steps, sequences seen), the judge's
+accuracy and the provenance.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+RESULTS = REPO / "results" / "compare"
+BASE = "configs/sprites_cpu.yaml"
+KL_BOTH = [
+    "model.static_penalty=kl",
+    "model.dynamic_penalty=kl",
+    "model.beta_static=1.0",
+    "model.beta_dynamic=1.0",
+]
+# model -> (label, --set overrides on top of the CPU preset); same structure for every model
+MODELS: dict[str, tuple[str, list[str]]] = {
+    "rwae_mmd": ("R-WAE (MMD)", []),
+    "rwae_gan": (
+        "R-WAE (GAN)",
+        [
+            "model.static_penalty=gan",
+            "model.dynamic_penalty=gan",
+            "model.beta_static=10.0",
+            "model.beta_dynamic=10.0",
+        ],
+    ),
+    "dsvae": ("DSVAE (R-WAE's kl configuration)", KL_BOTH),
+    "rwae_weak": ("R-WAE (MMD), weak supervision (9 actions)", ["model.num_actions=9"]),
+}
+PUBLISHED = REPO / "src" / "rwae" / "evaluation" / "report.py"  # PUBLISHED_SPRITES lives there
+
+
+def run(name: str, steps: int, repeats: int, runs: Path) -> Path:
+    out = runs / name
+    sets = [*MODELS[name][1], f"train.steps={steps}", "train.seed=0"]
+    resume = (out / "checkpoints" / "last.pt").is_file()
+    cmd = ["rwae", "train", "-q", "--out", str(out)]
+    cmd += ["--resume", "--set", *sets] if resume else ["--config", BASE, "--set", *sets]
+    subprocess.run(cmd, check=True)
+    eval_dir = out / "eval"
+    evaluate = ["rwae", "eval", str(out), "--repeats", str(repeats), "--out", str(eval_dir)]
+    subprocess.run([*evaluate, "--overwrite"], check=True)
+    evaluation = json.loads((eval_dir / "results.json").read_text())
+    summary = json.loads((out / "train_summary.json").read_text())
+    batch = summary["config"]["train"]["batch_size"]
+    cost = summary["cost_all_sessions"]  # every session of the run, all threads
+    record = {
+        "model": name,
+        "label": MODELS[name][0],
+        "overrides": MODELS[name][1],
+        "base": BASE,
+        "seed": 0,
+        "cost": {
+            "steps": steps,
+            "batch_size": batch,
+            "sequences_seen": steps * batch,
+            "cpu_hours": round(cost["cpu_seconds"] / 3600, 3),
+            "wall_hours": round(cost["wall_seconds"] / 3600, 3),
+        },
+        "metrics": evaluation["metrics"],
+        "eval": {
+            "repeats": repeats,
+            "num_sequences": evaluation["evaluation"]["num_sequences"],
+            "judge": evaluation["judge"],
+        },
+        "config": summary["config"],
+        "command": " ".join([Path(sys.executable).name, *sys.argv]),
+        "versions": evaluation["versions"],
+    }
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    pictures = RESULTS / name
+    pictures.mkdir(exist_ok=True)
+    for png in sorted(eval_dir.glob("*.png")):
+        shutil.copy2(png, pictures / png.name)
+    path = RESULTS / f"{name}.json"
+    path.write_text(json.dumps(record, indent=2) + "\n")
+    return path
+
+
+def render() -> str:
+    """The README table: each model's metrics (mean ± std over the repeats), its cost and the
+    judge's accuracy, then the published numbers with their source."""
+    sys.path.insert(0, str(REPO / "src"))
+    from rwae.evaluation.report import PUBLISHED_SPRITES
+
+    def cell(m: dict, key: str, scale: float = 1.0, digits: int = 2) -> str:
+        return f"{m[key]['mean'] * scale:.{digits}f} ± {m[key]['std'] * scale:.{digits}f}"
+
+    lines = [
+        "| model | action_acc (%) | attribute_acc (%) | IS | H(y\\|x) | H(y) | recon MSE "
+        "| cost: CPU-h / steps / sequences | judge acc. (action) |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    records = [json.loads((RESULTS / f"{n}.json").read_text()) for n in MODELS]
+    for r in records:
+        m, c = r["metrics"], r["cost"]
+        judge = r["eval"]["judge"]["test_accuracy"]["accuracy.action"]
+        lines.append(
+            f"| {r['label']} | {cell(m, 'action_acc', 100)} | {cell(m, 'attribute_acc', 100)} "
+            f"| {cell(m, 'inception_score', 1, 3)} | {cell(m, 'h_y_given_x', 1, 3)} "
+            f"| {cell(m, 'h_y', 1, 3)} | {m['recon_mse']['mean']:.4f} "
+            f"| {c['cpu_hours']:.2f} / {c['steps']} / {c['sequences_seen']:,} | {100 * judge:.2f}% |"
+        )
+    for label, (acc, inception, h_y_x, h_y) in PUBLISHED_SPRITES.items():
+        lines.append(
+            f"| *published:* {label} | {acc:.2f} | — | {inception:.3f} | {h_y_x:.3f} | {h_y:.3f} "
+            "| — | GPU, hundreds of epochs | — |"
+        )
+    first = records[0]
+    lines.append(
+        f"\nOurs: `python studies/compare.py run MODEL` (seed 0, base `{BASE}`, same structure and "
+        f"steps for every model), evaluated with `rwae eval` on the whole test split "
+        f"({first['eval']['num_sequences']} sequences), R = {first['eval']['repeats']} repeats; "
+        "the table is rendered by `python studies/compare.py render --readme README.md`. "
+        "action_acc: keep z^m, resample z^c, the judge must still see the action "
+        "(the published 'Acc' column); attribute_acc: keep z^c, resample z^m. "
+        "Published: DESIGN.md §2 (each paper's own judge, GPU training)."
+    )
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("list")
+    p = sub.add_parser("render")
+    p.add_argument("--readme", default=None)
+    p = sub.add_parser("run")
+    p.add_argument("models", nargs="+", choices=sorted(MODELS))
+    p.add_argument("--steps", type=int, default=6000)
+    p.add_argument("--repeats", type=int, default=3)
+    p.add_argument("--runs", default="runs/compare")
+    args = parser.parse_args()
+    if args.command == "list":
+        for name, (label, sets) in MODELS.items():
+            print(f"{name:10s} {label}: {' '.join(sets) or '(the preset)'}")
+    elif args.command == "render":
+        table = render()
+        if args.readme:
+            sys.path.insert(0, str(REPO / "benchmarks"))
+            from markdown import replace_block
+
+            replace_block(Path(args.readme), "results-table", table)
+        print(table)
+    else:
+        for name in args.models:
+            print(f"wrote {run(name, args.steps, args.repeats, Path(args.runs))}", flush=True)
+
+
+if __name__ == "__main__":
+    main()
