@@ -78,6 +78,11 @@ VARIANTS: dict[str, list[str]] = {
         "model.dynamic_input=residual_mask",
         "model.beta_static_kl=100.0",
     ],
+    "residual_mask_static_kl_100_free_8": [
+        "model.dynamic_input=residual_mask",
+        "model.beta_static_kl=100.0",
+        "model.static_kl_free_nats=8.0",
+    ],
     "residual_mask_static_kl_1": ["model.dynamic_input=residual_mask", "model.beta_static_kl=1.0"],
     "small_static": ["model.static_dim=16"],
     "large_dynamic": ["model.dynamic_dim=32"],

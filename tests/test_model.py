@@ -259,6 +259,22 @@ def test_mask_dynamic_input_is_blind_to_shades():
         )
 
 
+def test_free_nats_of_the_static_kl():
+    torch.manual_seed(0)
+    priced = RWAE(tiny_model_config(beta_static_kl=5.0, static_kl_free_nats=1e6))
+    free = RWAE(tiny_model_config())
+    free.load_state_dict(priced.state_dict())
+    x = batch(priced.config)
+    torch.manual_seed(1)
+    out_priced = priced(x)
+    torch.manual_seed(1)
+    out_free = free(x)
+    assert float(out_priced.losses["static_kl"]) > 0  # measured, but under the free allowance
+    assert torch.allclose(out_priced.loss, out_free.loss)
+    with pytest.raises(ConfigError, match="static_kl_free_nats"):
+        tiny_model_config(static_kl_free_nats=-1.0)
+
+
 def test_centered_dynamics_ignore_a_constant_shift_of_z_m():
     torch.manual_seed(0)
     model = RWAE(tiny_model_config(center_dynamics=True, decoder="frame")).eval()

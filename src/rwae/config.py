@@ -69,6 +69,7 @@ class ModelConfig:
     beta_static_kl: float = (
         0.0  # an extra per-sample KL on z^c (a lever against a static code that swallows dynamics)
     )
+    static_kl_free_nats: float = 0.0  # the KL on z^c counts only above this many nats per sequence
     beta_independence: float = 0.0  # weight of the z^c ⟂ z^m_1..T penalty
     independence_estimator: str = "halves"  # halves: MMD of joint vs product pairs from the batch's
     # two halves (DESIGN.md §1.4); hsic: unbiased HSIC, every pair of the batch in the product
@@ -128,6 +129,9 @@ class ModelConfig:
         ):
             if getattr(self, name) < 1:
                 raise ConfigError(f"model.{name} must be positive, got {getattr(self, name)}")
+        for name in ("beta_static_kl", "static_kl_free_nats", "beta_independence"):
+            if getattr(self, name) < 0:
+                raise ConfigError(f"model.{name} must be >= 0, got {getattr(self, name)}")
         if self.num_actions is not None and self.num_actions < 2:
             raise ConfigError(f"model.num_actions must be >= 2 or null, got {self.num_actions}")
         if not self.kernel_scales or min(self.kernel_scales) <= 0:

@@ -497,8 +497,10 @@ class RWAE(nn.Module):
         if c.num_actions:
             terms["action"] = action_pen
         if c.beta_static_kl > 0:
-            terms["static_kl"] = kl_normal(post.static_mean, post.static_logvar).mean()
-            loss = loss + c.beta_static_kl * terms["static_kl"]
+            kl = kl_normal(post.static_mean, post.static_logvar)  # (B,) nats per sequence
+            terms["static_kl"] = kl.mean()
+            # z^c holds up to static_kl_free_nats for free; each nat above costs beta_static_kl
+            loss = loss + c.beta_static_kl * F.relu(kl - c.static_kl_free_nats).mean()
         if c.beta_independence > 0:
             terms["independence"] = self._independence(post.static, post.dynamic.flatten(1))
             loss = loss + c.beta_independence * terms["independence"]
