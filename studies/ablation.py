@@ -25,6 +25,9 @@ REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "results" / "ablation"
 PROBES = REPO / "results" / "probes"
 BASE = "configs/sprites_cpu.yaml"
+# The study's base is the CPU preset as it was when the study started (per-frame decoder, ordered
+# static input, MMD on both); the preset has since taken the study's result, so pin the base back.
+BASE_PINS = ["model.dynamic_input=frames", "model.beta_static_kl=0.0"]
 
 # variant -> --set overrides on top of the base (sprites_cpu: per-frame decoder, ordered static input)
 VARIANTS: dict[str, list[str]] = {
@@ -103,11 +106,24 @@ VARIANTS: dict[str, list[str]] = {
     ],
 }
 EVAL_LIMIT, EVAL_REPEATS = 540, 2
+# the variants drawn in the curves plot: the base, the paper's structure, the DSVAE configuration and
+# one run of each idea that moved the split
+MAIN_VARIANTS = (
+    "base",
+    "decoder_lstm",
+    "dsvae",
+    "static_pooled",
+    "residual_gray_static_kl_10",
+    "residual_mask_static_kl_10",
+    "residual_mask_static_kl_100_free_8",
+    "dsvae_residual_mask",
+)
 
 
 def run(variant: str, steps: int, runs: Path, judge_every: int) -> Path:
     out = runs / variant
     sets = [
+        *BASE_PINS,  # first: a variant's own settings override them
         *VARIANTS[variant],
         f"train.steps={steps}",
         f"train.judge_every={judge_every}",
@@ -149,6 +165,7 @@ def run(variant: str, steps: int, runs: Path, judge_every: int) -> Path:
         "variant": variant,
         "overrides": VARIANTS[variant],
         "base": BASE,
+        "base_pins": BASE_PINS,
         "seed": 0,
         "budget": {
             "steps": steps,
@@ -193,7 +210,11 @@ def render() -> Path:
         "| variant | change from the base | steps × batch | train time (s) | action_acc | attribute_acc | recon_mse | h_y |",
         "| --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
-    for r in sorted(records, key=lambda r: -r["metrics"]["action_acc"]["mean"]):
+
+    def worse_of_both(r: dict) -> float:  # the target asks for both at once
+        return min(r["metrics"][k]["mean"] for k in ("action_acc", "attribute_acc"))
+
+    for r in sorted(records, key=worse_of_both, reverse=True):
         m = r["metrics"]
         cells = [f"{m[k]['mean']:.3f} ± {m[k]['std']:.3f}" for k in ("action_acc", "attribute_acc")]
         cells += [f"{m['recon_mse']['mean']:.4f}", f"{m['h_y']['mean']:.3f}"]
@@ -203,8 +224,10 @@ def render() -> Path:
             f"{wall_time(budget)} | " + " | ".join(cells) + " |"
         )
     lines.append(
-        f"\nEach run: `python studies/ablation.py run VARIANT` (seed 0, base `{BASE}`); metrics on {EVAL_LIMIT} "
+        f"\nEach run: `python studies/ablation.py run VARIANT` (seed 0, base `{BASE}` with "
+        f"`{' '.join(BASE_PINS)}`: the preset as the study started); metrics on {EVAL_LIMIT} "
         f"spread-out test sequences, R = {EVAL_REPEATS}; rendered by `python studies/ablation.py render`. "
+        "Sorted by the worse of the two metrics (the target asks for both at once). "
         "Train time: wall seconds of the training call (runs at 1 or 2 threads, some side by side; "
         "— = resumed at its last checkpoint and evaluated there)."
     )
@@ -217,6 +240,7 @@ def render() -> Path:
                 [p[name] for p in r["judge_curve"]],
             )
             for r in records
+            if r["variant"] in MAIN_VARIANTS
         }
         for name in ("action_acc", "attribute_acc")
     }
@@ -224,7 +248,7 @@ def render() -> Path:
     lines.append(
         "\n![both metrics over training](images/ablation_curves.png)\n\n"
         "The judge's quick check during training (270 spread-out test sequences, every 250 steps): "
-        "`action_acc` (left) and `attribute_acc` (right) for every variant."
+        "`action_acc` (left) and `attribute_acc` (right) for the main variants."
     )
     doc = REPO / "docs" / "ablation.md"
     sys.path.insert(0, str(REPO / "benchmarks"))
