@@ -21,6 +21,8 @@ import sys
 import time
 from pathlib import Path
 
+from common import KL_BOTH, train_or_resume
+
 REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "results" / "ablation"
 PROBES = REPO / "results" / "probes"
@@ -63,17 +65,11 @@ VARIANTS: dict[str, list[str]] = {
     ],
     "residual_static_kl_10": ["model.dynamic_input=residual", "model.beta_static_kl=10.0"],
     "dsvae_residual_gray": [
-        "model.static_penalty=kl",
-        "model.dynamic_penalty=kl",
-        "model.beta_static=1.0",
-        "model.beta_dynamic=1.0",
+        *KL_BOTH,
         "model.dynamic_input=residual_gray",
     ],
     "dsvae_residual_mask": [
-        "model.static_penalty=kl",
-        "model.dynamic_penalty=kl",
-        "model.beta_static=1.0",
-        "model.beta_dynamic=1.0",
+        *KL_BOTH,
         "model.dynamic_input=residual_mask",
     ],
     "residual_mask": ["model.dynamic_input=residual_mask"],
@@ -91,17 +87,9 @@ VARIANTS: dict[str, list[str]] = {
     "large_dynamic": ["model.dynamic_dim=32"],
     "beta_1000": ["model.beta_static=1000.0", "model.beta_dynamic=1000.0"],
     "beta_10": ["model.beta_static=10.0", "model.beta_dynamic=10.0"],
-    "dsvae": [
-        "model.static_penalty=kl",
-        "model.dynamic_penalty=kl",
-        "model.beta_static=1.0",
-        "model.beta_dynamic=1.0",
-    ],
+    "dsvae": KL_BOTH,
     "dsvae_decoder_lstm": [
-        "model.static_penalty=kl",
-        "model.dynamic_penalty=kl",
-        "model.beta_static=1.0",
-        "model.beta_dynamic=1.0",
+        *KL_BOTH,
         "model.decoder=lstm",
     ],
 }
@@ -129,14 +117,8 @@ def run(variant: str, steps: int, runs: Path, judge_every: int) -> Path:
         f"train.judge_every={judge_every}",
         "train.seed=0",
     ]
-    cmd = ["rwae", "train", "-q", "--out", str(out)]
-    cmd += (
-        ["--resume", "--set", *sets]
-        if (out / "checkpoints" / "last.pt").is_file()
-        else ["--config", BASE, "--set", *sets]
-    )
     start = time.perf_counter()
-    subprocess.run(cmd, check=True)
+    train_or_resume(out, BASE, sets)
     train_seconds = time.perf_counter() - start
     eval_dir = out / "eval_ablation"
     subprocess.run(

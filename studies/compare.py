@@ -1,6 +1,6 @@
 """Issue #6's comparison on Sprites: R-WAE (MMD), R-WAE (GAN), DSVAE and weakly supervised R-WAE,
-trained with the same structure, data, steps and seed from the CPU preset, then evaluated on the
-whole test split.
+trained from the CPU preset with the same sizes, data, steps and seed, each with the structure that
+was best for it in docs/ablation.md, then evaluated on the whole test split.
 
     python studies/compare.py list
     python studies/compare.py run MODEL [--steps 6000] [--repeats 3]   # resumable: run it again
@@ -8,7 +8,8 @@ whole test split.
 
 A run trains with `rwae train` (continued from its last checkpoint when one exists), evaluates with
 `rwae eval` (R repeats, the whole test split, pictures), and writes results/compare/<model>.json with
-the metrics, the training cost (CPU-hours = wall hours x threads, steps, sequences seen), the judge's
+the metrics, the training cost (CPU-hours of every session as the trainer recorded them, steps,
+sequences seen), the judge's
 accuracy and the provenance.
 """
 
@@ -21,15 +22,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+from common import KL_BOTH, train_or_resume
+
 REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "results" / "compare"
 BASE = "configs/sprites_cpu.yaml"
-KL_BOTH = [
-    "model.static_penalty=kl",
-    "model.dynamic_penalty=kl",
-    "model.beta_static=1.0",
-    "model.beta_dynamic=1.0",
-]
 # model -> (label, --set overrides on top of the CPU preset); every model gets the CPU preset's sizes,
 # data, steps and seed, and the structure that was best for it in the study (docs/ablation.md)
 MODELS: dict[str, tuple[str, list[str]]] = {
@@ -51,16 +48,12 @@ MODELS: dict[str, tuple[str, list[str]]] = {
     ),
     "rwae_weak": ("R-WAE (MMD), weak supervision (9 actions)", ["model.num_actions=9"]),
 }
-PUBLISHED = REPO / "src" / "rwae" / "evaluation" / "report.py"  # PUBLISHED_SPRITES lives there
 
 
 def run(name: str, steps: int, repeats: int, runs: Path) -> Path:
     out = runs / name
     sets = [*MODELS[name][1], f"train.steps={steps}", "train.seed=0"]
-    resume = (out / "checkpoints" / "last.pt").is_file()
-    cmd = ["rwae", "train", "-q", "--out", str(out)]
-    cmd += ["--resume", "--set", *sets] if resume else ["--config", BASE, "--set", *sets]
-    subprocess.run(cmd, check=True)
+    train_or_resume(out, BASE, sets)
     eval_dir = out / "eval"
     evaluate = ["rwae", "eval", str(out), "--repeats", str(repeats), "--out", str(eval_dir)]
     subprocess.run([*evaluate, "--overwrite"], check=True)
@@ -132,8 +125,8 @@ def render() -> str:
         )
     first = records[0]
     lines.append(
-        f"\nOurs: `python studies/compare.py run MODEL` (seed 0, base `{BASE}`, same structure and "
-        f"steps for every model), evaluated with `rwae eval` on the whole test split "
+        f"\nOurs: `python studies/compare.py run MODEL` (seed 0, base `{BASE}`; the same sizes, "
+        f"data and steps for every model, each with its best structure from docs/ablation.md), evaluated with `rwae eval` on the whole test split "
         f"({first['eval']['num_sequences']} sequences), R = {first['eval']['repeats']} repeats; "
         "the table is rendered by `python studies/compare.py render --readme README.md`. "
         "action_acc: keep z^m, resample z^c, the judge must still see the action "

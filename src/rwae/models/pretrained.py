@@ -26,6 +26,15 @@ def is_shipped_name(model: str | os.PathLike) -> bool:
     return str(model) in SHIPPED_MODELS and not Path(model).exists()
 
 
+def find_model_dir(path: str | os.PathLike) -> Path | None:
+    """`path` itself or its model/ (a run folder), whichever holds config.json and the weights."""
+    path = Path(path)
+    for candidate in (path, path / "model"):
+        if (candidate / CONFIG_NAME).is_file() and (candidate / WEIGHTS_NAME).is_file():
+            return candidate
+    return None
+
+
 def resolve_model_dir(model: str | os.PathLike) -> Path:
     """The folder holding config.json and model.safetensors for a shipped name, a model folder or
     a run folder (its model/)."""
@@ -38,9 +47,9 @@ def resolve_model_dir(model: str | os.PathLike) -> Path:
             )
         return directory
     path = Path(model)
-    for candidate in (path, path / "model"):
-        if (candidate / CONFIG_NAME).is_file() and (candidate / WEIGHTS_NAME).is_file():
-            return candidate
+    found = find_model_dir(path)
+    if found is not None:
+        return found
     raise RWAEError(
         f"{path}: no model here (expected {CONFIG_NAME} and {WEIGHTS_NAME}, or a run folder with "
         f"model/, or the name of a shipped model: {', '.join(SHIPPED_MODELS)})"

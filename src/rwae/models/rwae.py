@@ -30,7 +30,13 @@ from rwae.models.networks import (
     PooledFrameEncoder,
     mlp,
 )
-from rwae.models.pretrained import CONFIG_NAME, WEIGHTS_NAME, is_shipped_name, resolve_model_dir
+from rwae.models.pretrained import (
+    CONFIG_NAME,
+    WEIGHTS_NAME,
+    find_model_dir,
+    is_shipped_name,
+    resolve_model_dir,
+)
 
 FORMAT_VERSION = 1
 
@@ -636,12 +642,10 @@ class RWAE(nn.Module):
         folder, or a shipped model's name: `RWAE.from_pretrained("default")`."""
         from safetensors.torch import load_model
 
-        directory = resolve_model_dir(directory) if is_shipped_name(directory) else Path(directory)
-        if (
-            not (directory / CONFIG_NAME).is_file()
-            and (directory / "model" / CONFIG_NAME).is_file()
-        ):
-            directory = directory / "model"  # a run folder
+        if is_shipped_name(directory):
+            directory = resolve_model_dir(directory)
+        else:  # a model folder or a run folder; otherwise the checks below name the missing file
+            directory = find_model_dir(directory) or Path(directory)
         for name in (CONFIG_NAME, WEIGHTS_NAME):
             if not (directory / name).is_file():
                 raise RWAEError(
