@@ -1,10 +1,11 @@
 """Ship a trained Sprites model as the package's built-in default (`RWAE.from_pretrained("default")`,
 `rwae swap|sample|eval` without a model).
 
-    python studies/ship_default.py RUN_DIR [--repeats 3]
+    python studies/ship_default.py RUN_DIR [--repeats 3] [--precision float16]
 
-Copies RUN_DIR's model (config.json + model.safetensors) into src/rwae/models/shipped/default/,
-evaluates the shipped copy with `rwae eval default` on the whole test split (R repeats) and on the
+Writes RUN_DIR's model (config.json + model.safetensors, float16 weights by default) into
+src/rwae/models/shipped/default/, scores the source model (float32) on the fixed subset, evaluates
+the shipped copy with `rwae eval default` on the whole test split (R repeats) and on the
 fixed subset the test suite re-scores (SUBSET sequences, R = 1, seed 0), writes results.json beside
 the weights, and draws the README's swap and sample pictures (docs/images/default_*).
 """
@@ -29,31 +30,62 @@ def rwae(*args: str) -> None:
     subprocess.run(["rwae", *args], check=True)
 
 
-def ship(run_dir: Path, repeats: int, work: Path) -> Path:
+def training_cost(summary: dict) -> dict:
+    """CPU and wall seconds of every session of the run; a run trained in one session before the
+    trainer recorded CPU time gives its wall time and thread count (CPU-hours <= wall x threads)."""
+    if summary.get("cost_all_sessions"):
+        return summary["cost_all_sessions"]
+    batch = summary["config"]["train"]["batch_size"]
+    if summary["sequences_seen_this_session"] != summary["steps"] * batch:
+        raise SystemExit("the run was resumed before the trainer recorded its cost: cost unknown")
+    return {
+        "wall_seconds": summary["seconds_this_session"],
+        "threads": summary["machine"]["threads"],
+        "cpu_seconds": None,
+    }
+
+
+def subset_metrics(model: str, out: Path) -> dict[str, float]:
+    """`rwae eval` of `model` on the fixed subset (R = 1, seed 0): {metric: value}."""
+    rwae(
+        "eval", model, "--limit", str(SUBSET), "--repeats", "1", "--seed", "0",
+        "--out", str(out), "--overwrite", "--no-pictures",
+    )  # fmt: skip
+    record = json.loads((out / "results.json").read_text())
+    return {k: v["mean"] for k, v in record["metrics"].items()}
+
+
+def ship(run_dir: Path, repeats: int, work: Path, precision: str) -> Path:
+    import torch
+
+    from rwae import RWAE
     from rwae.models.pretrained import CONFIG_NAME, WEIGHTS_NAME, resolve_model_dir
 
     source = resolve_model_dir(run_dir)
-    size_mb = (source / WEIGHTS_NAME).stat().st_size / 1e6
+    training_data = json.loads((source / CONFIG_NAME).read_text()).get("training_data")
+    if SHIPPED.exists():
+        shutil.rmtree(SHIPPED)  # the previous default, results and all
+    RWAE.from_pretrained(source).save_pretrained(
+        SHIPPED, training_data=training_data, dtype=getattr(torch, precision)
+    )
+    size_mb = (SHIPPED / WEIGHTS_NAME).stat().st_size / 1e6
     if size_mb > MAX_MEGABYTES:
-        raise SystemExit(f"{source / WEIGHTS_NAME}: {size_mb:.1f} MB, more than {MAX_MEGABYTES} MB")
-    SHIPPED.mkdir(parents=True, exist_ok=True)
-    for name in (CONFIG_NAME, WEIGHTS_NAME):
-        shutil.copy2(source / name, SHIPPED / name)
+        raise SystemExit(
+            f"{SHIPPED / WEIGHTS_NAME}: {size_mb:.1f} MB, more than {MAX_MEGABYTES} MB"
+        )
+    source_subset = subset_metrics(str(source), work / "subset_source")
     rwae("eval", "default", "--repeats", str(repeats), "--out", str(work / "full"), "--overwrite")
-    rwae(
-        "eval", "default", "--limit", str(SUBSET), "--repeats", "1", "--seed", "0",
-        "--out", str(work / "subset"), "--overwrite", "--no-pictures",
-    )  # fmt: skip
+    shipped_subset = subset_metrics("default", work / "subset")
     full = json.loads((work / "full" / "results.json").read_text())
-    subset = json.loads((work / "subset" / "results.json").read_text())
     summary = json.loads((run_dir / "train_summary.json").read_text())
     record = {
         "source_run": str(run_dir),
         "weights_megabytes": round(size_mb, 2),
+        "weights_dtype": precision,
         "training": {
             "steps": summary["steps"],
             "batch_size": summary["config"]["train"]["batch_size"],
-            "cost_all_sessions": summary.get("cost_all_sessions"),
+            "cost_all_sessions": training_cost(summary),
             "config": summary["config"],
         },
         "metrics": full["metrics"],
@@ -62,7 +94,8 @@ def ship(run_dir: Path, repeats: int, work: Path) -> Path:
             "limit": SUBSET,
             "repeats": 1,
             "seed": 0,
-            "metrics": {k: v["mean"] for k, v in subset["metrics"].items()},
+            "metrics": shipped_subset,
+            "source_float32_metrics": source_subset,  # does the precision hold?
         },
         "command": " ".join([Path(sys.executable).name, *sys.argv]),
         "versions": full["versions"],
@@ -83,8 +116,9 @@ def main() -> None:
     parser.add_argument("run", type=Path, help="a run folder (model/ inside) or a model folder")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--work", type=Path, default=Path("runs/ship_default"))
+    parser.add_argument("--precision", choices=("float16", "float32"), default="float16")
     args = parser.parse_args()
-    print(f"wrote {ship(args.run, args.repeats, args.work)}")
+    print(f"wrote {ship(args.run, args.repeats, args.work, args.precision)}")
 
 
 if __name__ == "__main__":

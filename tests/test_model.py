@@ -138,7 +138,7 @@ def test_weak_supervision_action_code():
     assert torch.allclose(a.max(-1).values, torch.ones(4), atol=1e-3) and torch.allclose(
         a.sum(-1), torch.ones(4)
     )
-    model.update_temperature(10**9)
+    model.update_schedules(10**9)
     assert float(model.gumbel_temperature) == pytest.approx(model.config.gumbel_temperature_min)
 
 
@@ -273,6 +273,23 @@ def test_free_nats_of_the_static_kl():
     assert torch.allclose(out_priced.loss, out_free.loss)
     with pytest.raises(ConfigError, match="static_kl_free_nats"):
         tiny_model_config(static_kl_free_nats=-1.0)
+
+
+def test_warm_price_on_z_c_then_the_final_price():
+    torch.manual_seed(0)
+    model = RWAE(
+        tiny_model_config(beta_static_kl=1.0, static_kl_warm_beta=50.0, static_kl_warm_steps=10)
+    )
+    x = batch(model.config)
+    outs = []
+    for step in (0, 9, 10):  # the same weights and noise at every step; only the price changes
+        model.update_schedules(step)
+        torch.manual_seed(1)
+        outs.append(model(x))
+    kl = float(outs[2].losses["static_kl"])
+    assert kl > 0
+    assert float(outs[1].loss) == pytest.approx(float(outs[0].loss), rel=1e-6)
+    assert float(outs[0].loss - outs[2].loss) == pytest.approx(49.0 * kl, rel=1e-4)
 
 
 def test_centered_dynamics_ignore_a_constant_shift_of_z_m():

@@ -16,6 +16,20 @@ def test_from_pretrained_accepts_a_run_folder(tmp_path):
         assert torch.equal(a, b)
 
 
+def test_half_precision_weights_load_into_a_float32_model(tmp_path):
+    model = RWAE(tiny_model_config()).eval()
+    model.save_pretrained(tmp_path / "full")
+    model.save_pretrained(tmp_path / "half", dtype=torch.float16)
+    full = (tmp_path / "full" / pretrained.WEIGHTS_NAME).stat().st_size
+    half = (tmp_path / "half" / pretrained.WEIGHTS_NAME).stat().st_size
+    assert half < 0.6 * full
+    loaded = RWAE.from_pretrained(tmp_path / "half")
+    assert next(model.parameters()).dtype == torch.float32  # the saved model is left as it was
+    for a, b in zip(model.state_dict().values(), loaded.state_dict().values(), strict=True):
+        assert b.dtype == a.dtype
+        assert torch.allclose(a.float(), b.float(), rtol=1e-3, atol=1e-4)
+
+
 def test_a_missing_shipped_model_is_named(tmp_path, monkeypatch):
     monkeypatch.setattr(pretrained, "package_path", lambda *parts: tmp_path.joinpath(*parts))
     with pytest.raises(RWAEError, match="shipped model 'default' is missing"):

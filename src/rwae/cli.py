@@ -127,7 +127,7 @@ def _swap(args: argparse.Namespace) -> int:
     model_dir = resolve_model_dir(args.model)
     model = RWAE.from_pretrained(model_dir)
     _, test = load_eval_set(model_dir, args.dataset, args.data_root)
-    picks = spread_indices(len(test), args.count, args.seed)
+    picks = pick_indices(len(test), args.count, args.seed)
     out = save_swap(model, fetch(test, picks)["x"], args.out)
     print(f"wrote {out}")
     return 0
@@ -149,10 +149,13 @@ def _sample(args: argparse.Namespace) -> int:
     return 0
 
 
-def spread_indices(n: int, count: int, seed: int) -> list[int]:
-    """`count` test indices: evenly spread, shifted by the seed."""
-    step = max(1, n // count)
-    return [(seed + i * step) % n for i in range(count)]
+def pick_indices(n: int, count: int, seed: int) -> list[int]:
+    """`count` distinct test indices drawn at random with the seed (an even spread over a sorted
+    split can land on one class every time)."""
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    return sorted(rng.choice(n, size=min(count, n), replace=False).tolist())
 
 
 def _config(args: argparse.Namespace) -> int:

@@ -70,6 +70,10 @@ class ModelConfig:
         0.0  # an extra per-sample KL on z^c (a lever against a static code that swallows dynamics)
     )
     static_kl_free_nats: float = 0.0  # the KL on z^c counts only above this many nats per sequence
+    # the KL price on z^c during the first static_kl_warm_steps (then beta_static_kl): a strong
+    # early price sends the motion to z^m before z^c can take it
+    static_kl_warm_beta: float = 0.0
+    static_kl_warm_steps: int = 0
     beta_independence: float = 0.0  # weight of the z^c ⟂ z^m_1..T penalty
     independence_estimator: str = "halves"  # halves: MMD of joint vs product pairs from the batch's
     # two halves (DESIGN.md §1.4); hsic: unbiased HSIC, every pair of the batch in the product
@@ -129,7 +133,13 @@ class ModelConfig:
         ):
             if getattr(self, name) < 1:
                 raise ConfigError(f"model.{name} must be positive, got {getattr(self, name)}")
-        for name in ("beta_static_kl", "static_kl_free_nats", "beta_independence"):
+        for name in (
+            "beta_static_kl",
+            "static_kl_free_nats",
+            "static_kl_warm_beta",
+            "static_kl_warm_steps",
+            "beta_independence",
+        ):
             if getattr(self, name) < 0:
                 raise ConfigError(f"model.{name} must be >= 0, got {getattr(self, name)}")
         if self.num_actions is not None and self.num_actions < 2:

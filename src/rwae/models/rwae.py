@@ -6,6 +6,7 @@ z^m is (B, T, dynamic_dim); the action code a is (B, num_actions).
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import json
 import math
@@ -185,6 +186,7 @@ class RWAE(nn.Module):
                 c.critic_hidden,
             )
         self.register_buffer("gumbel_temperature", torch.tensor(float(c.gumbel_temperature)))
+        self.static_kl_weight = self.static_kl_beta(0)  # set each step by update_schedules
         # Set by the trainer under DDP with train.global_mmd: gathers codes from all ranks (dim 0).
         self.gather_codes: Callable[[torch.Tensor], torch.Tensor] | None = None
 
@@ -210,13 +212,20 @@ class RWAE(nn.Module):
                 module.channels_last = enabled
         return self
 
-    def update_temperature(self, step: int) -> None:
-        """Anneal the Gumbel-softmax temperature: max(min, start * exp(-rate * step))."""
+    def static_kl_beta(self, step: int) -> float:
+        """The KL price on z^c at a training step: static_kl_warm_beta at first, then beta_static_kl."""
+        c = self.config
+        return c.static_kl_warm_beta if step < c.static_kl_warm_steps else c.beta_static_kl
+
+    def update_schedules(self, step: int) -> None:
+        """Set what changes over training: the Gumbel-softmax temperature, max(min, start *
+        exp(-rate * step)), and the KL price on z^c."""
         c = self.config
         tau = max(
             c.gumbel_temperature_min, c.gumbel_temperature * math.exp(-c.gumbel_anneal_rate * step)
         )
         self.gumbel_temperature.fill_(tau)
+        self.static_kl_weight = self.static_kl_beta(step)
 
     def _check_input(self, x: torch.Tensor) -> None:
         expected = tuple(self.config.frame_shape)
@@ -502,11 +511,11 @@ class RWAE(nn.Module):
         terms = {"recon": recon, "static": static_pen, "dynamic": dynamic_pen}
         if c.num_actions:
             terms["action"] = action_pen
-        if c.beta_static_kl > 0:
+        if self.static_kl_weight > 0:
             kl = kl_normal(post.static_mean, post.static_logvar)  # (B,) nats per sequence
             terms["static_kl"] = kl.mean()
-            # z^c holds up to static_kl_free_nats for free; each nat above costs beta_static_kl
-            loss = loss + c.beta_static_kl * F.relu(kl - c.static_kl_free_nats).mean()
+            # z^c holds up to static_kl_free_nats for free; each nat above costs static_kl_weight
+            loss = loss + self.static_kl_weight * F.relu(kl - c.static_kl_free_nats).mean()
         if c.beta_independence > 0:
             terms["independence"] = self._independence(post.static, post.dynamic.flatten(1))
             loss = loss + c.beta_independence * terms["independence"]
@@ -605,11 +614,14 @@ class RWAE(nn.Module):
         *,
         is_main_process: bool = True,
         training_data: dict | None = None,
+        dtype: torch.dtype | None = None,
     ) -> Path:
         """Write config.json and model.safetensors into `directory` (atomically; rank 0 only).
 
         training_data: optional description of the data the model was trained on (name, options),
         kept in config.json so that evaluation finds the matching test split.
+        dtype: store the floating-point weights in this dtype (torch.float16 halves the file);
+        `from_pretrained` casts them back to the model's own dtype.
         """
         from safetensors.torch import save_model
 
@@ -628,7 +640,7 @@ class RWAE(nn.Module):
             directory / f".{WEIGHTS_NAME}.tmp",
             directory / f".{CONFIG_NAME}.tmp",
         )
-        save_model(self, str(tmp_weights))
+        save_model(self if dtype is None else copy.deepcopy(self).to(dtype), str(tmp_weights))
         tmp_config.write_text(json.dumps(config, indent=2) + "\n")
         os.replace(tmp_weights, directory / WEIGHTS_NAME)
         os.replace(tmp_config, directory / CONFIG_NAME)

@@ -262,7 +262,7 @@ class Trainer:
         factor = learning_rate_factor(self.step, tc.steps, tc.schedule, tc.warmup_steps)
         for group in self.optimizer.param_groups:
             group["lr"] = tc.optimizer.lr * factor
-        self.model.update_temperature(self.step)
+        self.model.update_schedules(self.step)
         with self._autocast():
             out = self.ddp(x)
         total = out.loss + out.critic_loss
