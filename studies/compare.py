@@ -116,6 +116,7 @@ def render() -> str:
         cost = {
             "cpu_hours": spent["cpu_seconds"] and spent["cpu_seconds"] / 3600,
             "wall_hours": spent["wall_seconds"] / 3600,
+            "threads": spent.get("threads"),
             "steps": training["steps"],
             "sequences_seen": training["steps"] * training["batch_size"],
         }
@@ -129,7 +130,7 @@ def render() -> str:
         spent = (
             f"{c['cpu_hours']:.2f}"
             if c["cpu_hours"] is not None
-            else f"≤ {c['wall_hours']:.2f} (1 thread, wall)"
+            else f"≤ {c['wall_hours'] * c['threads']:.2f} (wall × {c['threads']} threads)"
         )
         accuracy = evaluation["judge"]["test_accuracy"]["accuracy.action"]
         lines.append(
