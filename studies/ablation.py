@@ -35,6 +35,8 @@ BASE_PINS = [
     "model.static_kl_warm_beta=0.0",
     "model.static_kl_warm_steps=0",
 ]
+# the KL price on z^c for the first 500 steps (model.static_kl_warm_beta / _steps)
+WARM_100 = ["model.static_kl_warm_beta=100.0", "model.static_kl_warm_steps=500"]
 
 # variant -> --set overrides on top of the base (sprites_cpu: per-frame decoder, ordered static input)
 VARIANTS: dict[str, list[str]] = {
@@ -92,27 +94,19 @@ VARIANTS: dict[str, list[str]] = {
     "residual_mask_warm_100_then_1": [
         "model.dynamic_input=residual_mask",
         "model.beta_static_kl=1.0",
-        "model.static_kl_warm_beta=100.0",
-        "model.static_kl_warm_steps=500",
+        *WARM_100,
     ],
     "residual_mask_warm_100_then_3": [
         "model.dynamic_input=residual_mask",
         "model.beta_static_kl=3.0",
-        "model.static_kl_warm_beta=100.0",
-        "model.static_kl_warm_steps=500",
+        *WARM_100,
     ],
     "residual_mask_warm_100_then_0": [
         "model.dynamic_input=residual_mask",
         "model.beta_static_kl=0.0",
-        "model.static_kl_warm_beta=100.0",
-        "model.static_kl_warm_steps=500",
+        *WARM_100,
     ],
-    "dsvae_residual_mask_warm_100": [
-        *KL_BOTH,
-        "model.dynamic_input=residual_mask",
-        "model.static_kl_warm_beta=100.0",
-        "model.static_kl_warm_steps=500",
-    ],
+    "dsvae_residual_mask_warm_100": [*KL_BOTH, "model.dynamic_input=residual_mask", *WARM_100],
     "small_static": ["model.static_dim=16"],
     "large_dynamic": ["model.dynamic_dim=32"],
     "beta_1000": ["model.beta_static=1000.0", "model.beta_dynamic=1000.0"],

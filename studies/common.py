@@ -23,3 +23,18 @@ def train_or_resume(out: Path, base: str, sets: list[str]) -> None:
     else:
         cmd += ["--config", base, "--set", *sets]
     subprocess.run(cmd, check=True)
+
+
+def cost_record(cost: dict, steps: int, batch_size: int) -> dict:
+    """A run's training cost for a results table: steps, sequences seen, CPU- and wall-hours from the
+    trainer's seconds (`cpu_hours` None when unknown; `threads` kept when recorded)."""
+    record = {
+        "steps": steps,
+        "batch_size": batch_size,
+        "sequences_seen": steps * batch_size,
+        "cpu_hours": None if cost["cpu_seconds"] is None else round(cost["cpu_seconds"] / 3600, 3),
+        "wall_hours": round(cost["wall_seconds"] / 3600, 3),
+    }
+    if cost.get("threads") is not None:
+        record["threads"] = cost["threads"]
+    return record

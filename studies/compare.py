@@ -22,7 +22,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from common import KL_BOTH, train_or_resume
+from common import KL_BOTH, cost_record, train_or_resume
 
 REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "results" / "compare"
@@ -58,20 +58,14 @@ def run(name: str, steps: int, repeats: int, runs: Path) -> Path:
     evaluation = json.loads((eval_dir / "results.json").read_text())
     summary = json.loads((out / "train_summary.json").read_text())
     batch = summary["config"]["train"]["batch_size"]
-    cost = summary["cost_all_sessions"]  # every session of the run, all threads
     record = {
         "model": name,
         "label": MODELS[name][0],
         "overrides": MODELS[name][1],
         "base": BASE,
         "seed": 0,
-        "cost": {
-            "steps": steps,
-            "batch_size": batch,
-            "sequences_seen": steps * batch,
-            "cpu_hours": round(cost["cpu_seconds"] / 3600, 3),
-            "wall_hours": round(cost["wall_seconds"] / 3600, 3),
-        },
+        # every session of the run, all threads
+        "cost": cost_record(summary["cost_all_sessions"], steps, batch),
         "metrics": evaluation["metrics"],
         "eval": {
             "repeats": repeats,
@@ -112,14 +106,7 @@ def render() -> str:
     if SHIPPED.is_file():  # the built-in default model, from its own results file
         shipped = json.loads(SHIPPED.read_text())
         training = shipped["training"]
-        spent = training["cost_all_sessions"]
-        cost = {
-            "cpu_hours": spent["cpu_seconds"] and spent["cpu_seconds"] / 3600,
-            "wall_hours": spent["wall_seconds"] / 3600,
-            "threads": spent.get("threads"),
-            "steps": training["steps"],
-            "sequences_seen": training["steps"] * training["batch_size"],
-        }
+        cost = cost_record(training["cost_all_sessions"], training["steps"], training["batch_size"])
         label = f"built-in default (run `{Path(shipped['source_run']).name}`)"
         rows.append((label, shipped["metrics"], cost, shipped["eval"]))
     if not rows:
@@ -127,7 +114,7 @@ def render() -> str:
             f"no results in {RESULTS}: run `python studies/compare.py run MODEL` first"
         )
     for label, m, c, evaluation in rows:
-        spent = (
+        cpu_hours = (
             f"{c['cpu_hours']:.2f}"
             if c["cpu_hours"] is not None
             else f"≤ {c['wall_hours'] * c['threads']:.2f} (wall × {c['threads']} threads)"
@@ -137,7 +124,7 @@ def render() -> str:
             f"| {label} | {cell(m, 'action_acc', 100)} | {cell(m, 'attribute_acc', 100)} "
             f"| {cell(m, 'inception_score', 1, 3)} | {cell(m, 'h_y_given_x', 1, 3)} "
             f"| {cell(m, 'h_y', 1, 3)} | {m['recon_mse']['mean']:.4f} "
-            f"| {spent} / {c['steps']} / {c['sequences_seen']:,} | {100 * accuracy:.2f}% |"
+            f"| {cpu_hours} / {c['steps']} / {c['sequences_seen']:,} | {100 * accuracy:.2f}% |"
         )
     for label, (acc, inception, h_y_x, h_y) in PUBLISHED_SPRITES.items():
         lines.append(

@@ -186,7 +186,7 @@ class RWAE(nn.Module):
                 c.critic_hidden,
             )
         self.register_buffer("gumbel_temperature", torch.tensor(float(c.gumbel_temperature)))
-        self.static_kl_weight = self.static_kl_beta(0)  # set each step by update_schedules
+        self.update_schedules(0)  # sets static_kl_weight, the KL price on z^c at a step
         # Set by the trainer under DDP with train.global_mmd: gathers codes from all ranks (dim 0).
         self.gather_codes: Callable[[torch.Tensor], torch.Tensor] | None = None
 
@@ -212,11 +212,6 @@ class RWAE(nn.Module):
                 module.channels_last = enabled
         return self
 
-    def static_kl_beta(self, step: int) -> float:
-        """The KL price on z^c at a training step: static_kl_warm_beta at first, then beta_static_kl."""
-        c = self.config
-        return c.static_kl_warm_beta if step < c.static_kl_warm_steps else c.beta_static_kl
-
     def update_schedules(self, step: int) -> None:
         """Set what changes over training: the Gumbel-softmax temperature, max(min, start *
         exp(-rate * step)), and the KL price on z^c."""
@@ -225,7 +220,8 @@ class RWAE(nn.Module):
             c.gumbel_temperature_min, c.gumbel_temperature * math.exp(-c.gumbel_anneal_rate * step)
         )
         self.gumbel_temperature.fill_(tau)
-        self.static_kl_weight = self.static_kl_beta(step)
+        warm = step < c.static_kl_warm_steps
+        self.static_kl_weight = c.static_kl_warm_beta if warm else c.beta_static_kl
 
     def _check_input(self, x: torch.Tensor) -> None:
         expected = tuple(self.config.frame_shape)
