@@ -13,7 +13,6 @@ quick-check curve.
 
 from __future__ import annotations
 
-import argparse
 import csv
 import json
 import subprocess
@@ -21,9 +20,8 @@ import sys
 import time
 from pathlib import Path
 
-from common import KL_BOTH, train_or_resume
+from common import KL_BOTH, REPO, study_parser, train_or_resume
 
-REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "results" / "ablation"
 PROBES = REPO / "results" / "probes"
 BASE = "configs/sprites_cpu.yaml"
@@ -167,7 +165,10 @@ def run(variant: str, steps: int, runs: Path, judge_every: int) -> Path:
     evaluation = json.loads((eval_dir / "results.json").read_text())
     summary = json.loads((out / "train_summary.json").read_text())
     with open(out / "judge.csv", newline="") as f:
-        curve = [{k: float(v) for k, v in row.items()} for row in csv.DictReader(f)]
+        # a column added by a newer version is blank in the rows logged before it
+        curve = [
+            {k: float(v) if v != "" else None for k, v in row.items()} for row in csv.DictReader(f)
+        ]
     with open(out / "metrics.csv", newline="") as f:
         metrics_rows = list(csv.DictReader(f))
     record = {
@@ -191,7 +192,9 @@ def run(variant: str, steps: int, runs: Path, judge_every: int) -> Path:
                 "inception_score",
                 "swap_action_acc",
                 "swap_attribute_acc",
+                "recon_attribute_acc",
             )
+            if k in evaluation["metrics"]
         },
         "eval": {"limit": EVAL_LIMIT, "repeats": EVAL_REPEATS, "judge": evaluation["judge"]},
         "judge_curve": curve,
@@ -307,28 +310,28 @@ def probe_table() -> str:
     head = (
         " | ".join(f"z^c → {k}" for k in labels) + " | " + " | ".join(f"z^m → {k}" for k in labels)
     )
-    lines = [f"| variant | {head} |", "|" + " --- |" * (1 + 2 * len(labels))]
+    recon_head = "judge on reconstructions: " + " / ".join(labels)
+    lines = [f"| variant | {head} | {recon_head} |", "|" + " --- |" * (2 + 2 * len(labels))]
     for variant, r in records.items():
         acc = r["probe_accuracy"]
         cells = [f"{acc[source][k]:.2f}" for source in ("static", "dynamic") for k in labels]
+        drawn = r.get("reconstruction_judge_accuracy")
+        cells.append(" / ".join(f"{drawn[k]:.2f}" for k in labels) if drawn else "—")
         lines.append(f"| {variant} | " + " | ".join(cells) + " |")
     any_record = next(iter(records.values()))
     lines.append(
         f"\nLinear probes (`python studies/probe.py runs/ablation/VARIANT ...`): logistic regression "
         f"fitted on {any_record['train_sequences']} train sequences' posterior means, accuracy on "
         f"{any_record['test_sequences']} test sequences. Chance: 0.11 for the action, 0.17 for each "
-        "attribute. A disentangled model reads the action from z^m only and the attributes from z^c only."
+        "attribute. A disentangled model reads the action from z^m only and the attributes from z^c only. "
+        "The last column: the judge's accuracy on the same test sequences reconstructed from their "
+        "posterior means (what the decoder draws at all, a ceiling for both judge metrics)."
     )
     return "\n".join(lines)
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    sub = parser.add_subparsers(dest="command", required=True)
-    sub.add_parser("list")
-    sub.add_parser("render")
+    parser, sub = study_parser(__doc__, readme_option=False)
     p = sub.add_parser("run")
     p.add_argument("variants", nargs="+", choices=sorted(VARIANTS))
     p.add_argument("--steps", type=int, default=2000)

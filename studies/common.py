@@ -1,9 +1,16 @@
-"""What the study scripts share: the DSVAE overrides and starting or continuing a training run."""
+"""What the study scripts share: the DSVAE overrides, starting or continuing a training run, and
+turning a finished run into the fields of a results record."""
 
 from __future__ import annotations
 
+import argparse
+import json
+import shutil
 import subprocess
+import sys
 from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
 
 # The DSVAE configuration of the one model class: a KL on both codes, β = 1
 KL_BOTH = [
@@ -38,3 +45,64 @@ def cost_record(cost: dict, steps: int, batch_size: int) -> dict:
     if cost.get("threads") is not None:
         record["threads"] = cost["threads"]
     return record
+
+
+def train_and_evaluate(
+    out: Path,
+    base: str,
+    sets: list[str],
+    repeats: int,
+    pictures: Path,
+    limit: int | None = None,
+) -> dict:
+    """Train (or continue) the run `out`, evaluate it with `rwae eval` (R = `repeats`, the whole test
+    split unless `limit`), copy its pictures into `pictures`, and return the record fields every study
+    shares: cost, metrics, eval protocol with the judge's accuracy, config and versions."""
+    train_or_resume(out, base, sets)
+    eval_dir = out / "eval"
+    evaluate = ["rwae", "eval", str(out), "--repeats", str(repeats), "--out", str(eval_dir)]
+    if limit is not None:
+        evaluate += ["--limit", str(limit)]
+    subprocess.run([*evaluate, "--overwrite"], check=True)
+    evaluation = json.loads((eval_dir / "results.json").read_text())
+    summary = json.loads((out / "train_summary.json").read_text())
+    train = summary["config"]["train"]
+    pictures.mkdir(parents=True, exist_ok=True)
+    for png in sorted(eval_dir.glob("*.png")):
+        shutil.copy2(png, pictures / png.name)
+    return {
+        # every session of the run, all threads
+        "cost": cost_record(summary["cost_all_sessions"], train["steps"], train["batch_size"]),
+        "metrics": evaluation["metrics"],
+        "eval": {
+            "repeats": repeats,
+            "num_sequences": evaluation["evaluation"]["num_sequences"],
+            "judge": evaluation["judge"],
+        },
+        "config": summary["config"],
+        "versions": evaluation["versions"],
+    }
+
+
+def study_parser(doc: str, readme_option: bool = True) -> tuple[argparse.ArgumentParser, object]:
+    """A study's command line with its `list` and `render [--readme FILE]` commands; the caller adds
+    `run` to the returned subparsers."""
+    parser = argparse.ArgumentParser(
+        description=doc, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("list")
+    render = sub.add_parser("render")
+    if readme_option:
+        render.add_argument("--readme", default=None)
+    return parser, sub
+
+
+def publish_table(table: str, readme: str | None, block: str) -> None:
+    """Print a rendered table and, given a README, write it into that file's generated `block`."""
+    if readme:
+        sys.path.insert(0, str(REPO / "benchmarks"))
+        from markdown import replace_block
+
+        replace_block(Path(readme), block, table)
+    print(table)

@@ -15,16 +15,12 @@ accuracy and the provenance.
 
 from __future__ import annotations
 
-import argparse
 import json
-import shutil
-import subprocess
 import sys
 from pathlib import Path
 
-from common import KL_BOTH, cost_record, train_or_resume
+from common import KL_BOTH, REPO, cost_record, publish_table, study_parser, train_and_evaluate
 
-REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "results" / "compare"
 SHIPPED = REPO / "src" / "rwae" / "models" / "shipped" / "default" / "results.json"
 BASE = "configs/sprites_cpu.yaml"
@@ -49,38 +45,17 @@ MODELS: dict[str, tuple[str, list[str]]] = {
 
 
 def run(name: str, steps: int, repeats: int, runs: Path) -> Path:
-    out = runs / name
     sets = [*MODELS[name][1], f"train.steps={steps}", "train.seed=0"]
-    train_or_resume(out, BASE, sets)
-    eval_dir = out / "eval"
-    evaluate = ["rwae", "eval", str(out), "--repeats", str(repeats), "--out", str(eval_dir)]
-    subprocess.run([*evaluate, "--overwrite"], check=True)
-    evaluation = json.loads((eval_dir / "results.json").read_text())
-    summary = json.loads((out / "train_summary.json").read_text())
-    batch = summary["config"]["train"]["batch_size"]
+    shared = train_and_evaluate(runs / name, BASE, sets, repeats, pictures=RESULTS / name)
     record = {
         "model": name,
         "label": MODELS[name][0],
         "overrides": MODELS[name][1],
         "base": BASE,
         "seed": 0,
-        # every session of the run, all threads
-        "cost": cost_record(summary["cost_all_sessions"], steps, batch),
-        "metrics": evaluation["metrics"],
-        "eval": {
-            "repeats": repeats,
-            "num_sequences": evaluation["evaluation"]["num_sequences"],
-            "judge": evaluation["judge"],
-        },
-        "config": summary["config"],
+        **shared,
         "command": " ".join([Path(sys.executable).name, *sys.argv]),
-        "versions": evaluation["versions"],
     }
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    pictures = RESULTS / name
-    pictures.mkdir(exist_ok=True)
-    for png in sorted(eval_dir.glob("*.png")):
-        shutil.copy2(png, pictures / png.name)
     path = RESULTS / f"{name}.json"
     path.write_text(json.dumps(record, indent=2) + "\n")
     return path
@@ -151,13 +126,7 @@ def render() -> str:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    sub = parser.add_subparsers(dest="command", required=True)
-    sub.add_parser("list")
-    p = sub.add_parser("render")
-    p.add_argument("--readme", default=None)
+    parser, sub = study_parser(__doc__)
     p = sub.add_parser("run")
     p.add_argument("models", nargs="+", choices=sorted(MODELS))
     p.add_argument("--steps", type=int, default=6000)
@@ -168,13 +137,7 @@ def main() -> None:
         for name, (label, sets) in MODELS.items():
             print(f"{name:10s} {label}: {' '.join(sets) or '(the preset)'}")
     elif args.command == "render":
-        table = render()
-        if args.readme:
-            sys.path.insert(0, str(REPO / "benchmarks"))
-            from markdown import replace_block
-
-            replace_block(Path(args.readme), "results-table", table)
-        print(table)
+        publish_table(render(), args.readme, "results-table")
     else:
         for name in args.models:
             print(f"wrote {run(name, args.steps, args.repeats, Path(args.runs))}", flush=True)

@@ -7,6 +7,9 @@ regression is fitted on posterior means of train sequences and scored on test se
 z^c and once from z^m_1..T (flattened). A factor the judge metrics say is "swallowed" shows up here as
 high probe accuracy from the wrong code: an action readable from z^c means resampling z^c changes it.
 Chance is 1/9 for the action and 1/6 for each attribute.
+
+Beside the probes, the dataset's judge scores the test reconstructions (posterior means): a label the
+decoder does not draw even there cannot survive a swap or a resampled code either.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from pathlib import Path
 
 import torch
 
+from rwae.evaluation.judge import judge_dir, load_judge
 from rwae.evaluation.protocol import encode_all, spread_indices
 from rwae.evaluation.report import load_eval_set
 from rwae.models import RWAE
@@ -54,8 +58,11 @@ def probe(model_dir: Path, n_train: int, n_test: int) -> dict:
     model.eval()
     codes = {}
     for split, n in (("train", n_train), ("test", n_test)):
-        _, data = load_eval_set(model_dir, None, None, split=split)
-        codes[split] = encode_all(model, data, spread_indices(len(data), n), batch_size=64)
+        dataset, data = load_eval_set(model_dir, None, None, split=split)
+        judge = None
+        if split == "test" and (judge_dir(dataset) / "config.json").is_file():
+            judge = load_judge(dataset)[0].eval()
+        codes[split] = encode_all(model, data, spread_indices(len(data), n), 64, judge)
     labels = [k[len("label.") :] for k in codes["test"] if k.startswith("label.")]
     labels = [k for k in labels if codes["test"][f"label.{k}"].dim() == 1 and k != "character"]
     table = {}
@@ -70,9 +77,24 @@ def probe(model_dir: Path, n_train: int, n_test: int) -> dict:
             )
             for name in labels
         }
+    test = codes["test"]
+    reconstruction, confusion = (
+        {},
+        {},
+    )  # the judge on the test reconstructions: what is drawn at all
+    for name in labels:
+        if f"recon_judged.{name}" not in test:
+            continue
+        truth, drawn = test[f"label.{name}"], test[f"recon_judged.{name}"].argmax(-1)
+        reconstruction[name] = round((drawn == truth).float().mean().item(), 4)
+        classes = int(max(truth.max(), drawn.max())) + 1
+        counts = torch.bincount(truth * classes + drawn, minlength=classes * classes)
+        confusion[name] = counts.reshape(classes, classes).tolist()  # rows: true, columns: judged
     return {
         "model": str(model_dir),
         "probe_accuracy": table,
+        "reconstruction_judge_accuracy": reconstruction,
+        "reconstruction_confusion": confusion,
         "train_sequences": n_train,
         "test_sequences": n_test,
         "command": " ".join(["python", *sys.argv]),

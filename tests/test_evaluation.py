@@ -84,6 +84,30 @@ def test_eval_is_deterministic(sprites_run, tmp_path):
     )
 
 
+def test_recon_metrics_are_the_judge_on_the_reconstructions(sprites_run, tmp_path):
+    from rwae import RWAE, data
+    from rwae.evaluation.protocol import spread_indices
+
+    record = run_evaluation(sprites_run, repeats=2, limit=27, out=tmp_path / "e", pictures=False)
+    metrics = record["metrics"]
+    model = RWAE.from_pretrained(sprites_run / "model").eval()
+    judge, _ = load_judge("sprites")
+    test = data.load("sprites", "test")
+    items = [test[i] for i in spread_indices(len(test), 27)]
+    with torch.no_grad():
+        judged = judge.eval().predict(model.reconstruct(torch.stack([it["x"] for it in items])))
+    accuracy = {
+        k: float((judged[k].argmax(-1) == torch.tensor([it[k] for it in items])).float().mean())
+        for k in ("action", "body", "bottom", "top", "hair")
+    }
+    assert metrics["recon_action_acc"]["mean"] == pytest.approx(accuracy["action"], abs=1e-6)
+    for name in ("body", "bottom", "top", "hair"):
+        assert metrics[f"recon_attribute_acc.{name}"]["mean"] == pytest.approx(
+            accuracy[name], abs=1e-6
+        )
+    assert metrics["recon_attribute_acc"]["std"] == 0  # posterior means: the same every repeat
+
+
 def test_audio_eval_has_eer_and_judge_metrics(tmp_path):
     run = tmp_path / "fsdd"
     train(

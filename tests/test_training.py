@@ -81,10 +81,27 @@ def test_resume_is_bit_exact(tmp_path, variant):
         assert [r["step"] for r in rows] == ["2", "4", "6"] and {
             "action_acc",
             "attribute_acc",
+            "recon_attribute_acc",
         } <= set(rows[0])
         assert (tmp_path / "straight" / "judge.csv").read_text() == (
             tmp_path / "resumed" / "judge.csv"
         ).read_text()
+
+
+def test_a_csv_row_with_new_columns_widens_the_file_without_shifting_values(tmp_path):
+    from rwae.training.metrics_log import append_csv_row
+
+    path = tmp_path / "judge.csv"
+    append_csv_row(path, {"step": 1, "b": 2})
+    append_csv_row(path, {"step": 2, "a": 9, "b": 3})  # a newer version logs "a" too
+    append_csv_row(path, {"step": 3, "b": 4})
+    with open(path, newline="") as f:
+        rows = list(csv.DictReader(f))
+    assert rows == [
+        {"step": "1", "b": "2", "a": ""},
+        {"step": "2", "b": "3", "a": "9"},
+        {"step": "3", "b": "4", "a": ""},
+    ]
 
 
 def test_the_training_cost_adds_up_over_sessions(tmp_path):

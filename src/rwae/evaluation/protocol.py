@@ -9,7 +9,9 @@ Per repeat r (generator seeded with seed + r), on the test sequences:
 - swap (static of x1, dynamics of x2 = a random permutation of x1): `swap_<dynamic>_acc`,
   `swap_attribute_acc` / `swap_<static>_acc`;
 - unconditional samples: `gen_inception_score`, `gen_h_y_given_x`, `gen_h_y`;
-- `recon_mse` (posterior means, per element); with an action code, `action_cluster_acc` (Hungarian).
+- `recon_mse` (posterior means, per element); the judge on those reconstructions, `recon_<label>_acc`
+  / `recon_attribute_acc` (what the decoder draws at all: a ceiling for both directions above);
+  with an action code, `action_cluster_acc` (Hungarian).
 Audio without a judge still gets `eer_static`, `eer_dynamic`, `eer_gap` (speaker verification).
 Nothing here imports training code.
 """
@@ -35,9 +37,10 @@ def spread_indices(total: int, n: int) -> list[int]:
 
 @torch.inference_mode()
 def encode_all(
-    model: RWAE, dataset, indices: list[int], batch_size: int
+    model: RWAE, dataset, indices: list[int], batch_size: int, judge: Judge | None = None
 ) -> dict[str, torch.Tensor]:
-    """Posterior means (and action code) plus labels for many sequences, in batches."""
+    """Posterior means (and action code) plus labels for many sequences, in batches; with a judge,
+    also its predictions on the reconstructions (`recon_judged.<head>`)."""
     parts: dict[str, list[torch.Tensor]] = {}
     for start in range(0, len(indices), batch_size):
         batch = fetch(dataset, indices[start : start + batch_size])
@@ -47,6 +50,9 @@ def encode_all(
         parts.setdefault("static", []).append(post.static_mean)
         parts.setdefault("dynamic", []).append(post.dynamic_mean)
         parts.setdefault("recon_sq_error", []).append(((recon - x) ** 2).flatten(1).mean(1))
+        if judge is not None:
+            for k, v in judge.predict(recon, batch_size=batch_size).items():
+                parts.setdefault(f"recon_judged.{k}", []).append(v.cpu())
         if post.action is not None:
             parts.setdefault("action", []).append(post.action)
             parts.setdefault("action_logits", []).append(post.action_logits)
@@ -130,6 +136,13 @@ def evaluate_repeat(
         return results
     static_labels, dynamic_labels = judge.config.static_labels, judge.config.dynamic_labels
     dynamic_class = next((k for k in dynamic_labels if k in judge.config.sequence_heads), None)
+
+    # the reconstructions (posterior means; the same in every repeat): what the decoder can draw
+    # at all bounds both directions below
+    judged = {k.split(".", 1)[1]: v for k, v in codes.items() if k.startswith("recon_judged.")}
+    if judged:
+        results.update(_score(judged, codes, dynamic_labels, judge, "recon_", None))
+        results.update(_score(judged, codes, static_labels, judge, "recon_", "attribute"))
 
     # fix dynamics, resample static
     judged = judge_generated(
@@ -232,7 +245,7 @@ def evaluate(
     indices = list(range(n))
     if limit is not None and limit < len(dataset):  # a spread-out subset, the same for every model
         indices = spread_indices(len(dataset), n)
-    codes = encode_all(model, dataset, indices, batch_size)
+    codes = encode_all(model, dataset, indices, batch_size, judge)
     per_repeat = []
     for r in range(repeats):
         if progress:

@@ -173,6 +173,7 @@ def run_evaluation(
         wanted = [
             "action_acc",
             "attribute_acc",
+            "recon_attribute_acc",
             "digit_acc",
             "speaker_acc",
             "motion_error",

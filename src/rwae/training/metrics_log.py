@@ -25,6 +25,29 @@ def truncate_csv_after(path: Path, step: int) -> list[str] | None:
     return fields
 
 
+def append_csv_row(path: Path, row: dict[str, object]) -> None:
+    """Append a row to a CSV, writing the header for a new file; a row with columns the file lacks
+    (a run resumed by a newer version that logs more) rewrites the file with the wider header, the
+    old rows blank in the new columns, so no value lands under another column's name."""
+    fields = None
+    if path.is_file():
+        with open(path, newline="") as f:
+            fields = next(csv.reader(f), None)
+    if fields is not None and not set(row) <= set(fields):
+        with open(path, newline="") as f:
+            rows = list(csv.DictReader(f))
+        fields = [*fields, *(k for k in row if k not in fields)]
+        with open(path, "w", newline="") as f:
+            writer = csv.DictWriter(f, fields)
+            writer.writeheader()
+            writer.writerows(rows)
+    with open(path, "a", newline="") as f:
+        writer = csv.DictWriter(f, fields or list(row))
+        if fields is None:
+            writer.writeheader()
+        writer.writerow(row)
+
+
 class MetricsLogger:
     def __init__(
         self, folder: Path, *, resume_step: int | None = None, tensorboard: bool = False

@@ -4,7 +4,6 @@ dynamics, DESIGN.md §1.4). Written to judge.csv; never touches the training RNG
 
 from __future__ import annotations
 
-import csv
 from pathlib import Path
 
 import torch
@@ -14,7 +13,7 @@ from rwae.config import ExperimentConfig
 from rwae.evaluation.judge import SHIPPED, judge_dir, load_judge
 from rwae.evaluation.protocol import encode_all, evaluate_repeat, spread_indices
 from rwae.models import RWAE
-from rwae.training.metrics_log import truncate_csv_after
+from rwae.training.metrics_log import append_csv_row, truncate_csv_after
 
 SEED = 12345  # the same draws at every check, so curves compare across steps and runs
 
@@ -49,15 +48,12 @@ class QuickCheck:
         model.eval()
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(SEED)
-            codes = encode_all(model, self.test, self.indices, batch_size=32)
+            codes = encode_all(model, self.test, self.indices, 32, self.judge)
             scores = evaluate_repeat(model, self.judge, codes, SEED, batch_size=32)
         model.train(was_training)
-        new = not self.path.is_file()
-        with open(self.path, "a", newline="") as f:
-            writer = csv.DictWriter(f, ["step", *sorted(scores)])
-            if new:
-                writer.writeheader()
-            writer.writerow({"step": step, **{k: f"{v:.6g}" for k, v in scores.items()}})
+        append_csv_row(
+            self.path, {"step": step, **{k: f"{v:.6g}" for k, v in sorted(scores.items())}}
+        )
         return scores
 
     def truncate_after(self, step: int) -> None:
