@@ -35,6 +35,8 @@ BASE_PINS = [
 ]
 # the KL price on z^c for the first 500 steps (model.static_kl_warm_beta / _steps)
 WARM_100 = ["model.static_kl_warm_beta=100.0", "model.static_kl_warm_steps=500"]
+# the best R-WAE row, which the CPU preset took
+THEN_0 = ["model.dynamic_input=residual_mask", "model.beta_static_kl=0.0", *WARM_100]
 
 # variant -> --set overrides on top of the base (sprites_cpu: per-frame decoder, ordered static input)
 VARIANTS: dict[str, list[str]] = {
@@ -99,12 +101,11 @@ VARIANTS: dict[str, list[str]] = {
         "model.beta_static_kl=3.0",
         *WARM_100,
     ],
-    "residual_mask_warm_100_then_0": [
-        "model.dynamic_input=residual_mask",
-        "model.beta_static_kl=0.0",
-        *WARM_100,
-    ],
+    "residual_mask_warm_100_then_0": THEN_0,
     "dsvae_residual_mask_warm_100": [*KL_BOTH, "model.dynamic_input=residual_mask", *WARM_100],
+    # the optimiser, on the then_0 structure: how fast appearance is learned bounds attribute_acc
+    "then_0_cosine": [*THEN_0, "train.schedule=cosine"],
+    "then_0_lr_2e-3_cosine": [*THEN_0, "train.optimizer.lr=0.002", "train.schedule=cosine"],
     "small_static": ["model.static_dim=16"],
     "large_dynamic": ["model.dynamic_dim=32"],
     "beta_1000": ["model.beta_static=1000.0", "model.beta_dynamic=1000.0"],
