@@ -49,12 +49,25 @@ RUNS: dict[str, Run] = {
         2000,
         FRAME_RESIDUAL_WARM,
     ),
+    # the strongest single Sprites lever alone: the per-frame decoder
+    "fsdd_frame": Run(
+        "fsdd, R-WAE (MMD), per-frame decoder",
+        "configs/fsdd_rwae_mmd.yaml",
+        2000,
+        ["model.decoder=frame"],
+    ),
     "timit_fig1": Run("TIMIT sample, R-WAE (MMD), Figure 1", "configs/timit_rwae_mmd.yaml", 1000),
     "timit_frame_residual_warm": Run(
         "TIMIT sample, R-WAE (MMD), Sprites-study structure",
         "configs/timit_rwae_mmd.yaml",
         1000,
         FRAME_RESIDUAL_WARM,
+    ),
+    "timit_frame": Run(
+        "TIMIT sample, R-WAE (MMD), per-frame decoder",
+        "configs/timit_rwae_mmd.yaml",
+        1000,
+        ["model.decoder=frame"],
     ),
     # 15 frames of 64 x 64 at ~20 sequences/s on one core: 32 per step keeps it near an hour; the
     # test split has 10,000 sequences, so the evaluation takes an evenly spread 1,000 of them
