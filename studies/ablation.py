@@ -106,6 +106,9 @@ VARIANTS: dict[str, list[str]] = {
     # the optimiser, on the then_0 structure: how fast appearance is learned bounds attribute_acc
     "then_0_cosine": [*THEN_0, "train.schedule=cosine"],
     "then_0_lr_2e-3_cosine": [*THEN_0, "train.optimizer.lr=0.002", "train.schedule=cosine"],
+    # a sigmoid output under squared error has a vanishing gradient near 0 and 1 and half of BCE's at
+    # mid-tones: the cross-entropy pushes slightly wrong shades harder
+    "then_0_bce": [*THEN_0, "model.recon_loss=bce"],
     "small_static": ["model.static_dim=16"],
     "large_dynamic": ["model.dynamic_dim=32"],
     "beta_1000": ["model.beta_static=1000.0", "model.beta_dynamic=1000.0"],
