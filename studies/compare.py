@@ -72,8 +72,9 @@ def render() -> str:
 
     lines = [
         "| model | action_acc (%) | attribute_acc (%) | attributes in reconstructions (%) | IS "
-        "| H(y\\|x) | H(y) | recon MSE | cost: CPU-h / steps / sequences | judge acc. (action) |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+        "| H(y\\|x) | H(y) | IS of samples | recon MSE | cost: CPU-h / steps / sequences "
+        "| judge acc. (action) |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     done = [n for n in MODELS if (RESULTS / f"{n}.json").is_file()]
     records = [json.loads((RESULTS / f"{n}.json").read_text()) for n in done]
@@ -99,13 +100,15 @@ def render() -> str:
             f"| {label} | {cell(m, 'action_acc', 100)} | {cell(m, 'attribute_acc', 100)} "
             f"| {cell(m, 'recon_attribute_acc', 100) if 'recon_attribute_acc' in m else '—'} "
             f"| {cell(m, 'inception_score', 1, 3)} | {cell(m, 'h_y_given_x', 1, 3)} "
-            f"| {cell(m, 'h_y', 1, 3)} | {m['recon_mse']['mean']:.4f} "
+            f"| {cell(m, 'h_y', 1, 3)} "
+            f"| {cell(m, 'gen_inception_score', 1, 3) if 'gen_inception_score' in m else '—'} "
+            f"| {m['recon_mse']['mean']:.4f} "
             f"| {cpu_hours} / {c['steps']} / {c['sequences_seen']:,} | {100 * accuracy:.2f}% |"
         )
     for label, (acc, inception, h_y_x, h_y) in PUBLISHED_SPRITES.items():
         lines.append(
             f"| *published:* {label} | {acc:.2f} | — | — | {inception:.3f} | {h_y_x:.3f} | {h_y:.3f} "
-            "| — | GPU, hundreds of epochs | — |"
+            "| — | — | GPU, hundreds of epochs | — |"
         )
     protocols = ", ".join(
         sorted({f"{e['num_sequences']} sequences, R = {e['repeats']} repeats" for *_, e in rows})
@@ -119,7 +122,9 @@ def render() -> str:
         "action_acc: keep z^m, resample z^c, the judge must still see the action "
         "(the published 'Acc' column); attribute_acc: keep z^c, resample z^m; attributes in "
         "reconstructions: the judge on each sequence decoded from its own codes, a ceiling for "
-        "attribute_acc (`recon_attribute_acc`). "
+        "attribute_acc (`recon_attribute_acc`); IS, H(y|x), H(y): the judge's action predictions "
+        "on the action_acc generations, as published; IS of samples: the same score on sequences "
+        "with both codes drawn from their priors (`gen_inception_score`). "
         "Published: DESIGN.md §2 (each paper's own judge, GPU training)."
     )
     pending = [MODELS[n][0] for n in MODELS if n not in done]
