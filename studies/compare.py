@@ -68,6 +68,9 @@ def render() -> str:
     from rwae.evaluation.report import PUBLISHED_SPRITES
 
     def cell(m: dict, key: str, scale: float = 1.0, digits: int = 2) -> str:
+        """mean ± std, or — for a metric an older record does not have"""
+        if key not in m:
+            return "—"
         return f"{m[key]['mean'] * scale:.{digits}f} ± {m[key]['std'] * scale:.{digits}f}"
 
     lines = [
@@ -98,10 +101,9 @@ def render() -> str:
         accuracy = evaluation["judge"]["test_accuracy"]["accuracy.action"]
         lines.append(
             f"| {label} | {cell(m, 'action_acc', 100)} | {cell(m, 'attribute_acc', 100)} "
-            f"| {cell(m, 'recon_attribute_acc', 100) if 'recon_attribute_acc' in m else '—'} "
+            f"| {cell(m, 'recon_attribute_acc', 100)} "
             f"| {cell(m, 'inception_score', 1, 3)} | {cell(m, 'h_y_given_x', 1, 3)} "
-            f"| {cell(m, 'h_y', 1, 3)} "
-            f"| {cell(m, 'gen_inception_score', 1, 3) if 'gen_inception_score' in m else '—'} "
+            f"| {cell(m, 'h_y', 1, 3)} | {cell(m, 'gen_inception_score', 1, 3)} "
             f"| {m['recon_mse']['mean']:.4f} "
             f"| {cpu_hours} / {c['steps']} / {c['sequences_seen']:,} | {100 * accuracy:.2f}% |"
         )

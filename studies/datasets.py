@@ -28,8 +28,9 @@ RESULTS = REPO / "results" / "datasets"
 # (residual_mask, the Sprites choice, is for colour images; on one-channel digits it would be a
 # silhouette of the digit itself, so SM-MNIST keeps the frames as the dynamic input.)
 WARM = ["model.static_kl_warm_beta=100.0", "model.static_kl_warm_steps=500"]
-FRAME_RESIDUAL_WARM = ["model.decoder=frame", "model.dynamic_input=residual", *WARM]
-FRAME_WARM = ["model.decoder=frame", *WARM]
+FRAME = ["model.decoder=frame"]
+FRAME_RESIDUAL_WARM = [*FRAME, "model.dynamic_input=residual", *WARM]
+FRAME_WARM = [*FRAME, *WARM]
 
 
 @dataclass(frozen=True)
@@ -54,7 +55,7 @@ RUNS: dict[str, Run] = {
         "fsdd, R-WAE (MMD), per-frame decoder",
         "configs/fsdd_rwae_mmd.yaml",
         2000,
-        ["model.decoder=frame"],
+        FRAME,
     ),
     "timit_fig1": Run("TIMIT sample, R-WAE (MMD), Figure 1", "configs/timit_rwae_mmd.yaml", 1000),
     "timit_frame_residual_warm": Run(
@@ -67,7 +68,7 @@ RUNS: dict[str, Run] = {
         "TIMIT sample, R-WAE (MMD), per-frame decoder",
         "configs/timit_rwae_mmd.yaml",
         1000,
-        ["model.decoder=frame"],
+        FRAME,
     ),
     # 15 frames of 64 x 64 at ~20 sequences/s on one core: 32 per step keeps it near an hour; the
     # test split has 10,000 sequences, so the evaluation takes an evenly spread 1,000 of them
