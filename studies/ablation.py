@@ -20,7 +20,7 @@ import sys
 import time
 from pathlib import Path
 
-from common import KL_BOTH, REPO, study_parser, train_or_resume
+from common import KL_BOTH, REPO, read_judge_curve, study_parser, train_or_resume
 
 RESULTS = REPO / "results" / "ablation"
 PROBES = REPO / "results" / "probes"
@@ -168,11 +168,7 @@ def run(variant: str, steps: int, runs: Path, judge_every: int) -> Path:
     )
     evaluation = json.loads((eval_dir / "results.json").read_text())
     summary = json.loads((out / "train_summary.json").read_text())
-    with open(out / "judge.csv", newline="") as f:
-        # a column added by a newer version is blank in the rows logged before it
-        curve = [
-            {k: float(v) if v != "" else None for k, v in row.items()} for row in csv.DictReader(f)
-        ]
+    curve = read_judge_curve(out)
     with open(out / "metrics.csv", newline="") as f:
         metrics_rows = list(csv.DictReader(f))
     record = {

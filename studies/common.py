@@ -4,6 +4,7 @@ turning a finished run into the fields of a results record."""
 from __future__ import annotations
 
 import argparse
+import csv
 import json
 import shutil
 import subprocess
@@ -32,6 +33,15 @@ def train_or_resume(out: Path, base: str, sets: list[str]) -> None:
     subprocess.run(cmd, check=True)
 
 
+def read_judge_curve(run_dir: Path) -> list[dict]:
+    """The judge's quick checks over a run's training (its judge.csv), one dict per check."""
+    with open(run_dir / "judge.csv", newline="") as f:
+        # a column added by a newer version is blank in the rows logged before it
+        return [
+            {k: float(v) if v != "" else None for k, v in row.items()} for row in csv.DictReader(f)
+        ]
+
+
 def cost_record(cost: dict, steps: int, batch_size: int) -> dict:
     """A run's training cost for a results table: steps, sequences seen, CPU- and wall-hours from the
     trainer's seconds (`cpu_hours` None when unknown; `threads` kept when recorded)."""
@@ -57,7 +67,8 @@ def train_and_evaluate(
 ) -> dict:
     """Train (or continue) the run `out`, evaluate it with `rwae eval` (R = `repeats`, the whole test
     split unless `limit`), copy its pictures into `pictures`, and return the record fields every study
-    shares: cost, metrics, eval protocol with the judge's accuracy, config and versions."""
+    shares: cost, metrics, eval protocol with the judge's accuracy, the quick checks over training,
+    config and versions."""
     train_or_resume(out, base, sets)
     eval_dir = out / "eval"
     evaluate = ["rwae", "eval", str(out), "--repeats", str(repeats), "--out", str(eval_dir)]
@@ -79,6 +90,7 @@ def train_and_evaluate(
             "num_sequences": evaluation["evaluation"]["num_sequences"],
             "judge": evaluation["judge"],
         },
+        "judge_curve": read_judge_curve(out),
         "config": summary["config"],
         "versions": evaluation["versions"],
     }

@@ -129,10 +129,43 @@ def render() -> str:
         "with both codes drawn from their priors (`gen_inception_score`). "
         "Published: DESIGN.md §2 (each paper's own judge, GPU training)."
     )
+    lines += training_curves(records)
     pending = [MODELS[n][0] for n in MODELS if n not in done]
     if pending:
         lines.append(f"Not finished yet (resumable runs of 6000 steps): {'; '.join(pending)}.")
     return "\n".join(lines)
+
+
+def training_curves(records: list[dict], every: int = 1000) -> list[str]:
+    """The judge's quick checks over training for the models whose record carries them: a table of
+    attribute_acc every `every` steps and a plot of both metrics (docs/images/compare_curves.png)."""
+    from rwae.evaluation.pictures import plot_lines
+
+    with_curves = [r for r in records if r.get("judge_curve")]
+    if not with_curves:
+        return []
+    curves = {r["label"]: r["judge_curve"] for r in with_curves}
+    sizes = "/".join(sorted({str(r["config"]["train"]["judge_sequences"]) for r in with_curves}))
+    steps = sorted({p["step"] for c in curves.values() for p in c if p["step"] % every == 0})
+    at = {label: {p["step"]: p["attribute_acc"] for p in c} for label, c in curves.items()}
+    table = [
+        "| step | " + " | ".join(curves) + " |",
+        "| --- |" + " --- |" * len(curves),
+    ]
+    for step in steps:
+        values = [f"{at[label][step]:.3f}" if step in at[label] else "—" for label in curves]
+        table.append(f"| {int(step)} | " + " | ".join(values) + " |")
+    panels = {
+        name: {label: ([p["step"] for p in c], [p[name] for p in c]) for label, c in curves.items()}
+        for name in ("action_acc", "attribute_acc")
+    }
+    plot_lines(panels, REPO / "docs" / "images" / "compare_curves.png", y_range=(0.0, 1.0))
+    return [
+        f"\nattribute_acc in the judge's quick check during training ({sizes} spread-out test "
+        "sequences, one draw; `judge_curve` in each results file):\n",
+        *table,
+        "\n![both metrics over training](docs/images/compare_curves.png)\n",
+    ]
 
 
 def main() -> None:

@@ -125,6 +125,15 @@ def test_existing_run_needs_resume(tmp_path):
         train(config, tmp_path / "run", progress=False)
 
 
+def test_resuming_a_finished_run_keeps_its_summary_and_weights(tmp_path):
+    config = tiny_experiment(**{"train.steps": 3})
+    first = train(config, tmp_path / "run", progress=False)
+    weights = (tmp_path / "run" / "model" / "model.safetensors").read_bytes()
+    again = train(config, tmp_path / "run", resume=True, progress=False)
+    assert again == first and again["final_losses"]
+    assert (tmp_path / "run" / "model" / "model.safetensors").read_bytes() == weights
+
+
 def test_non_finite_loss_stops_and_keeps_the_last_good_checkpoint(tmp_path):
     config = tiny_experiment(**{"train.steps": 10, "train.checkpoint_every": 2})
     trainer = Trainer(config, tmp_path / "run", DistContext(), progress=False)

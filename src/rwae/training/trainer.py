@@ -287,6 +287,11 @@ class Trainer:
 
     def fit(self) -> dict:
         tc, ctx = self.config.train, self.ctx
+        finished = self.out / "train_summary.json"
+        if self.step >= tc.steps and finished.is_file():
+            # resuming a run that already reached its steps: nothing to train, and its summary
+            # (final losses, cost) stays as the last training session wrote it
+            return json.loads(finished.read_text()) if ctx.is_main else {}
         old_handlers = {}
         if (
             threading.current_thread() is threading.main_thread()
