@@ -79,6 +79,14 @@ RUNS: dict[str, Run] = {
         ["train.batch_size=32", *FRAME_WARM],
         limit=1000,
     ),
+    # the same run taken on: at 2000 steps the decoder does not draw the digit yet
+    "smmnist_frame_warm_6000": Run(
+        "SM-MNIST, R-WAE (MMD), per-frame decoder + warm start, 6000 steps",
+        "configs/smmnist_rwae_mmd.yaml",
+        6000,
+        ["train.batch_size=32", *FRAME_WARM],
+        limit=1000,
+    ),
 }
 
 
