@@ -20,7 +20,14 @@ import sys
 import time
 from pathlib import Path
 
-from common import KL_BOTH, REPO, read_judge_curve, study_parser, train_or_resume
+from common import (
+    KL_BOTH,
+    REPO,
+    plot_judge_curves,
+    read_judge_curve,
+    study_parser,
+    train_or_resume,
+)
 
 RESULTS = REPO / "results" / "ablation"
 PROBES = REPO / "results" / "probes"
@@ -248,20 +255,10 @@ def render() -> Path:
         "`attribute_acc` of each head in the judge's quick check at the run's last step (270 "
         "sequences; chance 1/6)."
     )
-    from rwae.evaluation.pictures import plot_lines
-
-    panels = {
-        name: {
-            r["variant"]: (
-                [p["step"] for p in r["judge_curve"]],
-                [p[name] for p in r["judge_curve"]],
-            )
-            for r in records
-            if r["variant"] in MAIN_VARIANTS
-        }
-        for name in ("action_acc", "attribute_acc")
-    }
-    plot_lines(panels, REPO / "docs" / "images" / "ablation_curves.png", y_range=(0.0, 1.0))
+    plot_judge_curves(
+        {r["variant"]: r["judge_curve"] for r in records if r["variant"] in MAIN_VARIANTS},
+        REPO / "docs" / "images" / "ablation_curves.png",
+    )
     lines.append(
         "\n![both metrics over training](images/ablation_curves.png)\n\n"
         "The judge's quick check during training (270 spread-out test sequences, every 250 steps): "

@@ -42,6 +42,18 @@ def read_judge_curve(run_dir: Path) -> list[dict]:
         ]
 
 
+def plot_judge_curves(curves: dict[str, list[dict]], out: Path) -> None:
+    """Draw `action_acc` and `attribute_acc` over training, one line per label, from each run's
+    quick-check curve (`read_judge_curve`)."""
+    from rwae.evaluation.pictures import plot_lines
+
+    panels = {
+        name: {label: ([p["step"] for p in c], [p[name] for p in c]) for label, c in curves.items()}
+        for name in ("action_acc", "attribute_acc")
+    }
+    plot_lines(panels, out, y_range=(0.0, 1.0))
+
+
 def cost_record(cost: dict, steps: int, batch_size: int) -> dict:
     """A run's training cost for a results table: steps, sequences seen, CPU- and wall-hours from the
     trainer's seconds (`cpu_hours` None when unknown; `threads` kept when recorded)."""

@@ -19,7 +19,15 @@ import json
 import sys
 from pathlib import Path
 
-from common import KL_BOTH, REPO, cost_record, publish_table, study_parser, train_and_evaluate
+from common import (
+    KL_BOTH,
+    REPO,
+    cost_record,
+    plot_judge_curves,
+    publish_table,
+    study_parser,
+    train_and_evaluate,
+)
 
 RESULTS = REPO / "results" / "compare"
 SHIPPED = REPO / "src" / "rwae" / "models" / "shipped" / "default" / "results.json"
@@ -141,8 +149,6 @@ def render() -> str:
 def training_curves(records: list[dict], every: int = 1000) -> list[str]:
     """The judge's quick checks over training for the models whose record carries them: a table of
     attribute_acc every `every` steps and a plot of both metrics (docs/images/compare_curves.png)."""
-    from rwae.evaluation.pictures import plot_lines
-
     with_curves = [r for r in records if r.get("judge_curve")]
     if not with_curves:
         return []
@@ -157,11 +163,7 @@ def training_curves(records: list[dict], every: int = 1000) -> list[str]:
     for step in steps:
         values = [f"{at[label][step]:.3f}" if step in at[label] else "—" for label in curves]
         table.append(f"| {int(step)} | " + " | ".join(values) + " |")
-    panels = {
-        name: {label: ([p["step"] for p in c], [p[name] for p in c]) for label, c in curves.items()}
-        for name in ("action_acc", "attribute_acc")
-    }
-    plot_lines(panels, REPO / "docs" / "images" / "compare_curves.png", y_range=(0.0, 1.0))
+    plot_judge_curves(curves, REPO / "docs" / "images" / "compare_curves.png")
     return [
         f"\nattribute_acc in the judge's quick check during training ({sizes} spread-out test "
         "sequences, one draw; `judge_curve` in each results file):\n",

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import json
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from common import REPO, publish_table, study_parser, train_and_evaluate
@@ -79,15 +79,13 @@ RUNS: dict[str, Run] = {
         ["train.batch_size=32", *FRAME_WARM],
         limit=1000,
     ),
-    # the same run taken on: at 2000 steps the decoder does not draw the digit yet
-    "smmnist_frame_warm_6000": Run(
-        "SM-MNIST, R-WAE (MMD), per-frame decoder + warm start, 6000 steps",
-        "configs/smmnist_rwae_mmd.yaml",
-        6000,
-        ["train.batch_size=32", *FRAME_WARM],
-        limit=1000,
-    ),
 }
+# the same run taken on: at 2000 steps the decoder does not draw the digit yet
+RUNS["smmnist_frame_warm_6000"] = replace(
+    RUNS["smmnist_frame_warm"],
+    label="SM-MNIST, R-WAE (MMD), per-frame decoder + warm start, 6000 steps",
+    steps=6000,
+)
 
 
 def run(name: str, repeats: int, runs: Path) -> Path:
