@@ -130,6 +130,7 @@ def test_resuming_a_finished_run_keeps_its_summary_and_weights(tmp_path):
     first = train(config, tmp_path / "run", progress=False)
     weights = (tmp_path / "run" / "model" / "model.safetensors").read_bytes()
     again = train(config, tmp_path / "run", resume=True, progress=False)
+    assert again.pop("nothing_to_train") is True and "nothing_to_train" not in first
     assert again == first and again["final_losses"]
     assert (tmp_path / "run" / "model" / "model.safetensors").read_bytes() == weights
 

@@ -65,7 +65,11 @@ def _train(args: argparse.Namespace) -> int:
     except TrainingInterrupted as e:
         print(f"rwae: {e}", file=sys.stderr)
         return 130
-    if summary:
+    if summary.get("nothing_to_train"):
+        print(
+            f"nothing to train: {out} already reached step {summary['steps']}; model: {Path(out) / 'model'}"
+        )
+    elif summary:
         losses = ", ".join(
             f"{k} {v:.4g}" for k, v in summary["final_losses"].items() if k not in ("epoch", "lr")
         )

@@ -291,7 +291,9 @@ class Trainer:
         if self.step >= tc.steps and finished.is_file():
             # resuming a run that already reached its steps: nothing to train, and its summary
             # (final losses, cost) stays as the last training session wrote it
-            return json.loads(finished.read_text()) if ctx.is_main else {}
+            if not ctx.is_main:
+                return {}
+            return {**json.loads(finished.read_text()), "nothing_to_train": True}
         old_handlers = {}
         if (
             threading.current_thread() is threading.main_thread()
