@@ -143,6 +143,7 @@ MAIN_VARIANTS = (
     "residual_mask_static_kl_100_free_8",
     "dsvae_residual_mask",
     "residual_mask_warm_100_then_0",
+    "then_0_warm_250",
     "dsvae_residual_mask_warm_100",
 )
 
