@@ -92,13 +92,11 @@ def markdown(r: dict) -> str:
         lines.append(
             f"| {mode} | {loss['mean']:.1f} ± {loss['std']:.1f} | " + " | ".join(cells) + " |"
         )
+    verdict = "is within" if abs(r["loss_difference"]) <= r["loss_noise"] else "exceeds"
     lines.append(
         f"\n{r['steps']} steps of `{r['config']}`, seed {r['seed']}, the same data order; the loss "
-        f"difference ({r['loss_difference']:.1f}) is within the logged loss's own spread "
+        f"difference ({r['loss_difference']:.1f}) {verdict} the logged loss's own spread "
         f"({r['loss_noise']:.1f})."
-        if abs(r["loss_difference"]) <= r["loss_noise"]
-        else f"\n{r['steps']} steps; the loss difference ({r['loss_difference']:.1f}) exceeds the "
-        f"logged loss's spread ({r['loss_noise']:.1f})."
     )
     lines.append(f"Produced by `{r['command']}` (benchmarks/results/precision_check.json).")
     return "\n".join(lines)
