@@ -119,6 +119,9 @@ VARIANTS: dict[str, list[str]] = {
     # half the warm phase: z^c is free to take appearance 250 steps sooner (the action was at 0.58
     # in z^m by step 250 and at 0.91 by step 500 under the price)
     "then_0_warm_250": [*THEN_0, "model.static_kl_warm_steps=250"],
+    # capacity: 1.5 times the channels in every frame encoder and the decoder (the reconstructions
+    # bound attribute_acc; body and bottom are a few pixels of close shades)
+    "then_0_conv_48": [*THEN_0, "model.conv_width=48"],
     "small_static": ["model.static_dim=16"],
     "large_dynamic": ["model.dynamic_dim=32"],
     "beta_1000": ["model.beta_static=1000.0", "model.beta_dynamic=1000.0"],

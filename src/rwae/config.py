@@ -187,7 +187,7 @@ class TrainConfig:
     schedule: str = "constant"  # constant | cosine | linear (each after `warmup_steps`)
     warmup_steps: int = 0
     grad_clip: float | None = 10.0
-    bf16: bool = False  # bf16 autocast; measured slower than fp32 for this model on our AVX-512 BF16 CPU (README)
+    bf16: bool = False  # bf16 autocast: faster or slower depending on the CPU (README, benchmarks)
     channels_last: bool = True
     reuse_memory: bool = True  # keep freed memory for reuse (glibc, CPU): no page faults per step
     compile: bool = False  # torch.compile the training forward; not faster on our CPU (README)
