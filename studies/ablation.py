@@ -147,6 +147,7 @@ MAIN_VARIANTS = (
     "dsvae_residual_mask",
     "residual_mask_warm_100_then_0",
     "then_0_warm_250",
+    "then_0_conv_48",
     "dsvae_residual_mask_warm_100",
 )
 
