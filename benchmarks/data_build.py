@@ -1,8 +1,8 @@
 """Time the build of every built-in dataset into a fresh cache and measure the cache's size.
 
-    python benchmarks/data_build.py [--readme README.md]
+    python benchmarks/data_build.py [--doc docs/datasets.md]
 
-Writes benchmarks/results/data_build.json and, with --readme, the table between the
+Writes benchmarks/results/data_build.json and, with --doc, the table between the
 <!-- data-build:start/end --> markers of that file.
 """
 
@@ -32,7 +32,7 @@ def main() -> None:
     )
     parser.add_argument("--out", default=str(REPO / "benchmarks" / "results" / "data_build.json"))
     parser.add_argument(
-        "--readme", default=None, help="Markdown file whose data-build block to rewrite"
+        "--doc", default=None, help="Markdown file whose data-build block to rewrite"
     )
     args = parser.parse_args()
     rows = {}
@@ -58,7 +58,7 @@ def main() -> None:
             print(name, rows[name], flush=True)
     result = {"datasets": rows, **provenance(REPO)}
     Path(args.out).write_text(json.dumps(result, indent=2) + "\n")
-    if args.readme:
+    if args.doc:
         lines = [
             "| dataset | train / test sequences | item `x` shape | build (s) | cached load (s) | cache (MB) |",
             "| --- | --- | --- | --- | --- | --- |",
@@ -69,9 +69,9 @@ def main() -> None:
                 f"{r['build_seconds']} | {r['cached_load_seconds']} | {r['cache_megabytes']} |"
             )
         lines.append(
-            f"\nMeasured by `python benchmarks/data_build.py --readme README.md` ({Path(args.out).relative_to(REPO)}), torch {result['torch_version']}, {result['machine']['threads']} threads."
+            f"\nMeasured by `python benchmarks/data_build.py --doc docs/datasets.md` ({Path(args.out).relative_to(REPO)}), torch {result['torch_version']}, {result['machine']['threads']} threads."
         )
-        replace_block(Path(args.readme), "data-build", "\n".join(lines))
+        replace_block(Path(args.doc), "data-build", "\n".join(lines))
 
 
 if __name__ == "__main__":

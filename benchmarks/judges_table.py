@@ -1,6 +1,6 @@
-"""Render the table of shipped judges (from their results.json files) into the README.
+"""Render the table of shipped judges (from their results.json files) into docs/evaluation.md.
 
-python benchmarks/judges_table.py --readme README.md
+python benchmarks/judges_table.py --doc docs/evaluation.md
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--readme", required=True)
+    parser.add_argument("--doc", required=True, help="Markdown file with a judges block")
     args = parser.parse_args()
     lines = [
         "| judge | heads: test accuracy (or mean absolute error) | test sequences | training | command |",
@@ -38,9 +38,9 @@ def main() -> None:
             f"| {r['dataset']} | {heads} | {r['test_sequences']} | {t['steps']} steps of {t['batch_size']}, {t['seconds']:.0f} s | `{r['command']}` |"
         )
     lines.append(
-        "\nFrom `src/rwae/evaluation/judges/*/results.json`; rendered by `python benchmarks/judges_table.py --readme README.md`."
+        "\nFrom `src/rwae/evaluation/judges/*/results.json`; rendered by `python benchmarks/judges_table.py --doc docs/evaluation.md`."
     )
-    replace_block(Path(args.readme), "judges", "\n".join(lines))
+    replace_block(Path(args.doc), "judges", "\n".join(lines))
 
 
 if __name__ == "__main__":

@@ -67,7 +67,9 @@ def main() -> None:
     )
     parser.add_argument("--steps", type=int, default=800)
     parser.add_argument("--runs", default="runs/precision_check")
-    parser.add_argument("--readme", default=None, help="also write the README block")
+    parser.add_argument(
+        "--doc", default=None, help="also write the precision-check block of this Markdown file"
+    )
     args = parser.parse_args()
     runs = Path(args.runs) / f"{args.steps}_steps"
     results = {mode: train_and_eval(runs / mode, args.steps, sets) for mode, sets in MODES.items()}
@@ -89,10 +91,10 @@ def main() -> None:
     print(json.dumps({m: r["eval"] for m, r in results.items()}, indent=1))
     for mode, r in results.items():
         print(f"{mode}: loss difference from {REFERENCE} {r['loss_difference']:+.1f}")
-    if args.readme:
+    if args.doc:
         from markdown import replace_block
 
-        replace_block(Path(args.readme), "precision-check", markdown(record))
+        replace_block(Path(args.doc), "precision-check", markdown(record))
 
 
 def markdown(r: dict) -> str:

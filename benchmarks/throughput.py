@@ -1,6 +1,6 @@
 """Throughput on this machine: training, data loading, generation and evaluation, in one run.
 
-    python benchmarks/throughput.py [--quick] [--readme README.md]
+    python benchmarks/throughput.py [--quick] [--doc docs/performance.md]
 
 Every measurement runs in its own fresh process (so its peak memory is its own) and reports the
 median over repeats after warm-up:
@@ -13,7 +13,7 @@ median over repeats after warm-up:
 - the full `rwae eval` on the whole Sprites test split at R = 1 (CPU-preset architecture), as a user
   runs it, pictures included.
 Weights are freshly initialised: speed does not depend on their values. Writes
-benchmarks/results/<machine>.json and, with --readme, the README block `throughput`.
+benchmarks/results/<machine>.json and, with --doc, the block `throughput` of that Markdown file.
 """
 
 from __future__ import annotations
@@ -65,13 +65,15 @@ def experiment(preset: str, sets: list[str]):
 def work_train(preset: str, mode: str, repeats: int) -> dict:
     """Median seconds of Trainer.train_step on a real batch: the user's exact step."""
     from rwae.data.dataset import collate
-    from rwae.training.distributed import DistContext
-    from rwae.training.trainer import Trainer
+    from rwae.memory import reuse_freed_memory
+    from rwae.training import trainer_from_config
 
     sets = ["train.judge_every=0", "train.sample_every=0"]
     config = experiment(preset, sets + MODES[mode])
+    if config.train.reuse_memory:  # as `rwae train` does
+        reuse_freed_memory()
     with tempfile.TemporaryDirectory() as out:
-        trainer = Trainer(config, out, DistContext(), progress=False)
+        trainer = trainer_from_config(config, out, progress=False)
         batch = config.train.batch_size
         x = collate([trainer.train_set[i] for i in range(batch)])["x"]
         times, warmup = [], []
@@ -320,7 +322,9 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--quick", action="store_true", help="fewer repeats, same keys")
-    parser.add_argument("--readme", default=None, help="also write the README block `throughput`")
+    parser.add_argument(
+        "--doc", default=None, help="also write the throughput block of this Markdown file"
+    )
     parser.add_argument("--out", default=None, help="default: benchmarks/results/<machine>.json")
     parser.add_argument("--worker", choices=sorted(WORKERS), help=argparse.SUPPRESS)
     parser.add_argument("--preset", help=argparse.SUPPRESS)
@@ -378,11 +382,11 @@ def main() -> None:
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=2) + "\n")
     print(f"wrote {out}")
-    if args.readme:
+    if args.doc:
         sys.path.insert(0, str(REPO / "benchmarks"))
         from markdown import replace_block
 
-        replace_block(Path(args.readme), "throughput", markdown(result))
+        replace_block(Path(args.doc), "throughput", markdown(result))
 
 
 if __name__ == "__main__":

@@ -6,7 +6,8 @@ same seed, same step budget; each run is judged in both directions during traini
     python studies/ablation.py render            # results/ablation/*.json -> docs/ablation.md
 
 A run trains with `rwae train` (resumable: run the same command again after a stop), then evaluates
-the final model on 540 spread-out test sequences (R = 2) and writes results/ablation/<variant>.json
+the final model on 540 spread-out validation sequences (R = 2; a study chooses, so it never
+reads test) and writes results/ablation/<variant>.json
 with the config, seed, budget, wall time, both metrics, the reconstruction error and the judge's
 quick-check curve.
 """
@@ -36,14 +37,13 @@ BASE = "configs/sprites_cpu.yaml"
 # static input, MMD on both); the preset has since taken the study's result, so pin the base back.
 BASE_PINS = [
     "model.dynamic_input=frames",
-    "model.beta_static_kl=0.0",
     "model.static_kl_warm_beta=0.0",
     "model.static_kl_warm_steps=0",
 ]
 # the KL price on z^c for the first 500 steps (model.static_kl_warm_beta / _steps)
 WARM_100 = ["model.static_kl_warm_beta=100.0", "model.static_kl_warm_steps=500"]
 # the best R-WAE row, which the CPU preset took
-THEN_0 = ["model.dynamic_input=residual_mask", "model.beta_static_kl=0.0", *WARM_100]
+THEN_0 = ["model.dynamic_input=residual_mask", *WARM_100]
 
 # variant -> --set overrides on top of the base (sprites_cpu: per-frame decoder, ordered static input)
 VARIANTS: dict[str, list[str]] = {
@@ -170,6 +170,8 @@ def run(variant: str, steps: int, runs: Path, judge_every: int) -> Path:
             "rwae",
             "eval",
             str(out),
+            "--split",
+            "val",  # a study chooses: it reads the validation split, never test
             "--limit",
             str(EVAL_LIMIT),
             "--repeats",
@@ -211,6 +213,7 @@ def run(variant: str, steps: int, runs: Path, judge_every: int) -> Path:
             )
             if k in evaluation["metrics"]
         },
+        "splits": evaluation["splits"],
         "eval": {"limit": EVAL_LIMIT, "repeats": EVAL_REPEATS, "judge": evaluation["judge"]},
         "judge_curve": curve,
         "final_recon_loss": float(metrics_rows[-1]["recon"]),
@@ -222,6 +225,15 @@ def run(variant: str, steps: int, runs: Path, judge_every: int) -> Path:
     path = RESULTS / f"{variant}.json"
     path.write_text(json.dumps(record, indent=2) + "\n")
     return path
+
+
+def evaluated_on(records: list[dict]) -> str:
+    """How many records were evaluated on each split, e.g. "test: 33"."""
+    counts: dict[str, int] = {}
+    for r in records:
+        split = r.get("splits", {}).get("evaluated_on", "test")
+        counts[split] = counts.get(split, 0) + 1
+    return ", ".join(f"{k}: {v} runs" for k, v in sorted(counts.items()))
 
 
 def wall_time(budget: dict) -> str:
@@ -256,7 +268,12 @@ def render() -> Path:
     lines.append(
         f"\nEach run: `python studies/ablation.py run VARIANT` (seed 0, base `{BASE}` with "
         f"`{' '.join(BASE_PINS)}`: the preset as the study started); metrics on {EVAL_LIMIT} "
-        f"spread-out test sequences, R = {EVAL_REPEATS}; rendered by `python studies/ablation.py render`. "
+        f"spread-out sequences of the split each record names ({evaluated_on(records)}), "
+        f"R = {EVAL_REPEATS}; rendered by `python studies/ablation.py render`. "
+        "Runs before issue #18 trained on all training data and were read, and chosen, on test; "
+        "from then on a run trains on `train` and is read on `val`. Variants that name a retired "
+        "option (e.g. `static_input`, `pair_augment`, `beta_independence`, `beta_static_kl`) run "
+        "only from git tag `structure-study-levers`. "
         "Sorted by the worse of the two metrics (the target asks for both at once). "
         "Train time: wall seconds of the training call (runs at 1 or 2 threads, some side by side; "
         "— = resumed at its last checkpoint and evaluated there). Body / bottom / hair / top: "
@@ -269,7 +286,8 @@ def render() -> Path:
     )
     lines.append(
         "\n![both metrics over training](images/ablation_curves.png)\n\n"
-        "The judge's quick check during training (270 spread-out test sequences, every 250 steps): "
+        "The judge's quick check during training (270 spread-out sequences of the evaluated split, "
+        "every 250 steps): "
         "`action_acc` (left) and `attribute_acc` (right) for the main variants."
     )
     doc = REPO / "docs" / "ablation.md"
@@ -283,10 +301,11 @@ def render() -> Path:
 
 
 def independence_power_table() -> str:
-    """results/independence_power.json (studies/independence_power.py) as a table."""
+    """results/independence_power.json as a table (its script, studies/independence_power.py, was
+    retired with the independence penalty; git tag structure-study-levers has both)."""
     path = REPO / "results" / "independence_power.json"
     if not path.is_file():
-        return "(not measured yet: `python studies/independence_power.py runs/ablation/base`)"
+        return "(no results/independence_power.json)"
     r = json.loads(path.read_text())
     lines = [
         "| estimator | codes as trained | z^c shuffled over the batch | signal / noise |",
@@ -300,7 +319,7 @@ def independence_power_table() -> str:
         )
     lines.append(
         f"\nOn the trained `{Path(r['model']).name}` model's codes, {r['draws']} training batches of "
-        f"{r['batch']}: `{r['command']}`."
+        f"{r['batch']}: `{r['command']}` (its script is at git tag `structure-study-levers`)."
     )
     return "\n".join(lines)
 
@@ -324,19 +343,21 @@ def probe_table() -> str:
         cells.append(" / ".join(f"{drawn[k]:.2f}" for k in labels) if drawn else "—")
         lines.append(f"| {variant} | " + " | ".join(cells) + " |")
     any_record = next(iter(records.values()))
+    scored = any_record.get("val_sequences", any_record.get("test_sequences"))
     lines.append(
         f"\nLinear probes (`python studies/probe.py runs/ablation/VARIANT ...`): logistic regression "
-        f"fitted on {any_record['train_sequences']} train sequences' posterior means, accuracy on "
-        f"{any_record['test_sequences']} test sequences. Chance: 0.11 for the action, 0.17 for each "
+        f"fitted on {any_record['train_sequences']} training sequences' posterior means, accuracy on "
+        f"{scored} held-out sequences (of test for the runs so far, which predate the val split; "
+        "of val from issue #18 on). Chance: 0.11 for the action, 0.17 for each "
         "attribute. A disentangled model reads the action from z^m only and the attributes from z^c only. "
-        "The last column: the judge's accuracy on the same test sequences reconstructed from their "
+        "The last column: the judge's accuracy on the same held-out sequences reconstructed from their "
         "posterior means (what the decoder draws at all, a ceiling for both judge metrics)."
     )
     return "\n".join(lines)
 
 
 def main() -> None:
-    parser, sub = study_parser(__doc__, readme_option=False)
+    parser, sub = study_parser(__doc__)
     p = sub.add_parser("run")
     p.add_argument("variants", nargs="+", choices=sorted(VARIANTS))
     p.add_argument("--steps", type=int, default=2000)

@@ -45,7 +45,7 @@ def read_judge_curve(run_dir: Path) -> list[dict]:
 def plot_judge_curves(curves: dict[str, list[dict]], out: Path) -> None:
     """Draw `action_acc` and `attribute_acc` over training, one line per label, from each run's
     quick-check curve (`read_judge_curve`)."""
-    from rwae.evaluation.pictures import plot_lines
+    from rwae.pictures import plot_lines
 
     panels = {
         name: {label: ([p["step"] for p in c], [p[name] for p in c]) for label, c in curves.items()}
@@ -75,15 +75,18 @@ def train_and_evaluate(
     sets: list[str],
     repeats: int,
     pictures: Path,
+    split: str,
     limit: int | None = None,
 ) -> dict:
-    """Train (or continue) the run `out`, evaluate it with `rwae eval` (R = `repeats`, the whole test
-    split unless `limit`), copy its pictures into `pictures`, and return the record fields every study
-    shares: cost, metrics, eval protocol with the judge's accuracy, the quick checks over training,
-    config and versions."""
+    """Train (or continue) the run `out`, evaluate it with `rwae eval` on `split` (R = `repeats`,
+    the whole split unless `limit`; "val" for selection, "test" for final tables only), copy its
+    pictures into `pictures`, and return the record fields every study shares: cost, metrics, the
+    splits, eval protocol with the judge's accuracy, the quick checks over training, config and
+    versions."""
     train_or_resume(out, base, sets)
-    eval_dir = out / "eval"
-    evaluate = ["rwae", "eval", str(out), "--repeats", str(repeats), "--out", str(eval_dir)]
+    eval_dir = out / f"eval_{split}"
+    evaluate = ["rwae", "eval", str(out), "--split", split, "--repeats", str(repeats)]
+    evaluate += ["--out", str(eval_dir)]
     if limit is not None:
         evaluate += ["--limit", str(limit)]
     subprocess.run([*evaluate, "--overwrite"], check=True)
@@ -97,6 +100,7 @@ def train_and_evaluate(
         # every session of the run, all threads
         "cost": cost_record(summary["cost_all_sessions"], train["steps"], train["batch_size"]),
         "metrics": evaluation["metrics"],
+        "splits": evaluation["splits"],
         "eval": {
             "repeats": repeats,
             "num_sequences": evaluation["evaluation"]["num_sequences"],
@@ -108,25 +112,22 @@ def train_and_evaluate(
     }
 
 
-def study_parser(doc: str, readme_option: bool = True) -> tuple[argparse.ArgumentParser, object]:
-    """A study's command line with its `list` and `render [--readme FILE]` commands; the caller adds
-    `run` to the returned subparsers."""
+def study_parser(doc: str) -> tuple[argparse.ArgumentParser, object]:
+    """A study's command line with its `list` and `render` commands; the caller adds `run` to the
+    returned subparsers."""
     parser = argparse.ArgumentParser(
         description=doc, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("list")
-    render = sub.add_parser("render")
-    if readme_option:
-        render.add_argument("--readme", default=None)
+    sub.add_parser("render")
     return parser, sub
 
 
-def publish_table(table: str, readme: str | None, block: str) -> None:
-    """Print a rendered table and, given a README, write it into that file's generated `block`."""
-    if readme:
-        sys.path.insert(0, str(REPO / "benchmarks"))
-        from markdown import replace_block
+def publish_table(table: str, doc: Path, block: str) -> None:
+    """Print a rendered table and write it into the generated `block` of the Markdown file `doc`."""
+    sys.path.insert(0, str(REPO / "benchmarks"))
+    from markdown import replace_block
 
-        replace_block(Path(readme), block, table)
+    replace_block(doc, block, table)
     print(table)

@@ -4,7 +4,7 @@ Sprites study chose (docs/ablation.md), at a short CPU budget, evaluated with `r
 
     python studies/datasets.py list
     python studies/datasets.py run RUN [RUN ...]        # resumable: run it again
-    python studies/datasets.py render [--readme README.md]
+    python studies/datasets.py render                  # results/datasets -> docs/results.md
 
 Each run writes results/datasets/<run>.json: the metrics (digit accuracy and the motion error on
 SM-MNIST; speaker and digit accuracy and the static vs dynamic EER on audio), the training cost, the
@@ -39,7 +39,7 @@ class Run:
     base: str
     steps: int
     overrides: list[str] = field(default_factory=list)
-    limit: int | None = None  # test sequences evaluated (None: the whole test split)
+    limit: int | None = None  # sequences evaluated (None: the whole validation split)
 
 
 RUNS: dict[str, Run] = {
@@ -92,7 +92,13 @@ def run(name: str, repeats: int, runs: Path) -> Path:
     spec = RUNS[name]
     sets = [*spec.overrides, f"train.steps={spec.steps}", "train.seed=0", "train.judge_every=500"]
     shared = train_and_evaluate(
-        runs / name, spec.base, sets, repeats, pictures=RESULTS / name, limit=spec.limit
+        runs / name,
+        spec.base,
+        sets,
+        repeats,
+        pictures=RESULTS / name,
+        split="val",
+        limit=spec.limit,
     )
     record = {
         "run": name,
@@ -122,7 +128,7 @@ def _static_and_dynamic(record: dict) -> tuple[str | None, str | None]:
 
 
 def render() -> str:
-    """The README table of the smaller runs, from results/datasets/*.json."""
+    """The table of the smaller runs in docs/results.md, from results/datasets/*.json."""
 
     def cell(m: dict, key: str | None, scale: float = 1.0, digits: int = 2) -> str:
         if key is None or key not in m:
@@ -158,12 +164,13 @@ def render() -> str:
             f"| {cpu} / {c['steps']} / {c['sequences_seen']:,} | {accuracy} |"
         )
     protocols = "; ".join(
-        f"`{n}`: {e['num_sequences']} test sequences, R = {e['repeats']}"
-        for n, e in ((n, json.loads((RESULTS / f"{n}.json").read_text())["eval"]) for n in done)
+        f"`{n}`: {r['eval']['num_sequences']} {r['splits']['evaluated_on']} sequences, "
+        f"R = {r['eval']['repeats']}"
+        for n, r in ((n, json.loads((RESULTS / f"{n}.json").read_text())) for n in done)
     )
     lines.append(
         "\nSeed 0, `python studies/datasets.py run RUN`, evaluated with `rwae eval` ("
-        f"{protocols}); rendered by `python studies/datasets.py render --readme README.md`. "
+        f"{protocols}); rendered by `python studies/datasets.py render`. "
         "static acc.: keep z^c, resample z^m, the judge must still see the digit (SM-MNIST) or the "
         "speaker (fsdd); dynamic acc.: keep z^m, resample z^c, the judge must still hear the spoken "
         "digit; motion error: keep z^m, resample z^c, mean distance of the judged digit track from "
@@ -188,7 +195,7 @@ def main() -> None:
         for name, spec in RUNS.items():
             print(f"{name:26s} {spec.steps:5d} steps  {spec.base} {' '.join(spec.overrides)}")
     elif args.command == "render":
-        publish_table(render(), args.readme, "datasets-table")
+        publish_table(render(), REPO / "docs" / "results.md", "datasets-table")
     else:
         for name in args.runs_to_do:
             print(f"wrote {run(name, args.repeats, Path(args.runs))}", flush=True)

@@ -1,14 +1,15 @@
 """Where does each factor live? Linear probes on a trained model's codes.
 
-    python studies/probe.py MODEL [MODEL ...] [--train 1800] [--test 540] [--out results/probes]
+    python studies/probe.py MODEL [MODEL ...] [--train 1800] [--val 540] [--out results/probes]
 
 For every label of the dataset (Sprites: action, body, bottom, top, hair) a multinomial logistic
-regression is fitted on posterior means of train sequences and scored on test sequences, once from
+regression is fitted on posterior means of train sequences and scored on validation sequences (a
+diagnostic for choosing a structure, so it reads val, never test), once from
 z^c and once from z^m_1..T (flattened). A factor the judge metrics say is "swallowed" shows up here as
 high probe accuracy from the wrong code: an action readable from z^c means resampling z^c changes it.
 Chance is 1/9 for the action and 1/6 for each attribute.
 
-Beside the probes, the dataset's judge scores the test reconstructions (posterior means): a label the
+Beside the probes, the dataset's judge scores the validation reconstructions (posterior means): a label the
 decoder does not draw even there cannot survive a swap or a resampled code either.
 """
 
@@ -57,31 +58,31 @@ def probe(model_dir: Path, n_train: int, n_test: int) -> dict:
     model = RWAE.from_pretrained(model_dir)
     model.eval()
     codes = {}
-    for split, n in (("train", n_train), ("test", n_test)):
-        dataset, data = load_eval_set(model_dir, None, None, split=split)
+    for split, n in (("train", n_train), ("val", n_test)):
+        dataset, _, data = load_eval_set(model_dir, None, None, split=split)
         judge = None
-        if split == "test" and (judge_dir(dataset) / "config.json").is_file():
+        if split == "val" and (judge_dir(dataset) / "config.json").is_file():
             judge = load_judge(dataset)[0].eval()
         codes[split] = encode_all(model, data, spread_indices(len(data), n), 64, judge)
-    labels = [k[len("label.") :] for k in codes["test"] if k.startswith("label.")]
-    labels = [k for k in labels if codes["test"][f"label.{k}"].dim() == 1 and k != "character"]
+    labels = [k[len("label.") :] for k in codes["val"] if k.startswith("label.")]
+    labels = [k for k in labels if codes["val"][f"label.{k}"].dim() == 1 and k != "character"]
     table = {}
     for source in ("static", "dynamic"):
-        x_train, x_test = codes["train"][source].flatten(1), codes["test"][source].flatten(1)
+        x_train, x_test = codes["train"][source].flatten(1), codes["val"][source].flatten(1)
         table[source] = {
             name: round(
                 fit_probe(
-                    x_train, codes["train"][f"label.{name}"], x_test, codes["test"][f"label.{name}"]
+                    x_train, codes["train"][f"label.{name}"], x_test, codes["val"][f"label.{name}"]
                 ),
                 4,
             )
             for name in labels
         }
-    test = codes["test"]
+    test = codes["val"]
     reconstruction, confusion = (
         {},
         {},
-    )  # the judge on the test reconstructions: what is drawn at all
+    )  # the judge on the validation reconstructions: what is drawn at all
     for name in labels:
         if f"recon_judged.{name}" not in test:
             continue
@@ -96,7 +97,8 @@ def probe(model_dir: Path, n_train: int, n_test: int) -> dict:
         "reconstruction_judge_accuracy": reconstruction,
         "reconstruction_confusion": confusion,
         "train_sequences": n_train,
-        "test_sequences": n_test,
+        "val_sequences": n_test,
+        "splits": {"probe_fit": "train", "probe_scored": "val"},
         "command": " ".join(["python", *sys.argv]),
         "provenance": provenance(REPO),
     }
@@ -108,14 +110,14 @@ def main() -> None:
     )
     parser.add_argument("models", nargs="+")
     parser.add_argument("--train", type=int, default=1800)
-    parser.add_argument("--test", type=int, default=540)
+    parser.add_argument("--val", type=int, default=540)
     parser.add_argument("--out", default=str(REPO / "results" / "probes"))  # <run folder name>.json
     args = parser.parse_args()
     torch.manual_seed(0)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     for name in args.models:
-        record = probe(resolve_model_dir(name), args.train, args.test)
+        record = probe(resolve_model_dir(name), args.train, args.val)
         label = Path(name).name
         path = out / f"{label}.json"
         path.write_text(json.dumps(record, indent=2) + "\n")

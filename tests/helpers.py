@@ -4,9 +4,7 @@ from __future__ import annotations
 
 from rwae.config import ExperimentConfig, ModelConfig, load_config
 
-TINY_MODEL = dict(
-    conv_width=8, frame_dim=32, hidden_dim=32, static_dim=16, dynamic_dim=8, critic_hidden=32
-)
+TINY_MODEL = dict(conv_width=8, frame_dim=32, hidden_dim=32, static_dim=16, dynamic_dim=8)
 
 
 def tiny_model_config(**overrides) -> ModelConfig:

@@ -9,9 +9,13 @@ from rwae.errors import DataError
 
 
 def test_fsdd_split_and_labels():
-    train, test = data.load("fsdd", "train"), data.load("fsdd", "test")
+    train, test = data.load("fsdd", "train_full"), data.load("fsdd", "test")
     assert (len(train), len(test)) == (2700, 300)
     assert set(test.labels["take"]) == set(range(5)) and min(train.labels["take"]) == 5
+    fit, val = data.load("fsdd", "train"), data.load("fsdd", "val")
+    assert (len(fit), len(val)) == (2430, 270)  # a tenth of the training recordings held out
+    assert not set(fit.labels["utterance"]) & set(val.labels["utterance"])
+    assert sorted([*fit.indices, *val.indices]) == sorted(train.indices)
     assert np.bincount(test.labels["speaker"]).tolist() == [50] * 6
     assert np.bincount(test.labels["digit"]).tolist() == [30] * 10
     item = test[0]
@@ -23,7 +27,7 @@ def test_fsdd_split_and_labels():
 
 
 def test_timit_split_by_sentence_and_labels():
-    train, test = data.load("timit", "train"), data.load("timit", "test")
+    train, test = data.load("timit", "train_full"), data.load("timit", "test")
     sentences = train.info.extra["sentences"]
     assert all(sentences[s].startswith("sx") for s in set(test.labels["sentence"]))
     assert not any(sentences[s].startswith("sx") for s in set(train.labels["sentence"]))

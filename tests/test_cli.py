@@ -45,7 +45,8 @@ def test_data_show_writes_a_grid(tmp_path, name, options, size):
 def test_data_build_reports_splits(capsys):
     assert main(["data", "build", "fsdd"]) == 0
     out = capsys.readouterr().out
-    assert "fsdd train: 2700 sequences" in out and "fsdd test: 300 sequences" in out
+    for split, count in (("train", 2430), ("val", 270), ("test", 300)):
+        assert f"fsdd {split}: {count} sequences" in out
 
 
 def test_user_errors_are_one_line(tmp_path, capsys):

@@ -67,7 +67,7 @@ def test_two_processes_match_one_process_on_the_same_global_batch(tmp_path):
     assert two.returncode == 0, two.stdout + two.stderr
     a = load_file(tmp_path / "one" / "model" / "model.safetensors")
     b = load_file(tmp_path / "two" / "model" / "model.safetensors")
-    moved = sum(1 for k in a if k.startswith("frame_encoder"))
+    moved = sum(1 for k in a if k.startswith("inference.frame_encoder"))
     assert moved and a.keys() == b.keys()
     for k in a:
         assert torch.allclose(a[k], b[k], atol=2e-5, rtol=1e-4), k
@@ -77,3 +77,10 @@ def test_two_processes_match_one_process_on_the_same_global_batch(tmp_path):
         max(float((a[k] - initial[k]).abs().max()) for k in a) > 1e-3
     )  # training moved the weights
     assert '"world_size": 2' in (tmp_path / "two" / "train_summary.json").read_text()
+
+
+def test_trainer_takes_objects_and_parameters_without_gradient_under_torchrun(tmp_path):
+    result = torchrun(str(HERE / "ddp_trainer_worker.py"), str(tmp_path))
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "parameters get no gradient" in result.stderr  # said once, by rank 0
+    assert (tmp_path / "run" / "model" / "model.safetensors").is_file()

@@ -31,7 +31,7 @@ def test_half_precision_weights_load_into_a_float32_model(tmp_path):
 
 
 def test_a_missing_shipped_model_is_named(tmp_path, monkeypatch):
-    monkeypatch.setattr(pretrained, "package_path", lambda *parts: tmp_path.joinpath(*parts))
+    monkeypatch.setattr(pretrained, "SHIPPED_ROOT", tmp_path)
     with pytest.raises(RWAEError, match="shipped model 'default' is missing"):
         pretrained.resolve_model_dir("default")
     with pytest.raises(RWAEError, match="no shipped model named 'best'"):

@@ -61,10 +61,15 @@ def test_two_digits_and_sequence_length():
     assert item["digit"] == int(item["digits"][0])
 
 
-def test_train_and_test_use_their_own_mnist_digits(test_split):
-    train = data.load("smmnist", "train", size=8)
-    assert len(train.images) == 60000 and len(test_split.images) == 10000
-    assert np.bincount(train.digit_labels).tolist()[:3] == [5923, 6742, 5958]
+def test_train_val_and_test_use_their_own_mnist_digits(test_split):
+    full = data.load("smmnist", "train_full", size=8)
+    assert len(full.images) == 60000 and len(test_split.images) == 10000
+    assert np.bincount(full.digit_labels).tolist()[:3] == [5923, 6742, 5958]
+    train, val = data.load("smmnist", "train", size=8), data.load("smmnist", "val", size=8)
+    assert (len(train.images), len(val.images)) == (54000, 6000)
+    np.testing.assert_array_equal(np.concatenate([train.images, val.images]), full.images)
+    assert (len(data.load("smmnist", "train")), len(data.load("smmnist", "val"))) == (54000, 6000)
+    assert not torch.equal(val[0]["x"], train[0]["x"])  # val: its own stream and digits
 
 
 def test_bad_options_are_clear_errors():

@@ -50,8 +50,12 @@ def test_mean_rgb_matches_manifest(full):
 def test_split_is_the_original_one():
     perm = np.random.RandomState(423).permutation(1296)
     assert list(perm[:5]) == [1116, 1135, 17, 469, 1293]
-    train, test = data.load("sprites", "train"), data.load("sprites", "test")
+    train, test = data.load("sprites", "train_full"), data.load("sprites", "test")
     assert (len(train), len(test)) == (9000, 2664)
+    fit, val = data.load("sprites", "train"), data.load("sprites", "val")
+    assert (len(fit), len(val)) == (8100, 900)
+    fit_chars, val_chars = set(fit.labels["character"]), set(val.labels["character"])
+    assert val_chars == set(perm[900:1000].tolist()) and not fit_chars & val_chars
     train_chars, test_chars = set(train.labels["character"]), set(test.labels["character"])
     assert len(train_chars) == 1000 and len(test_chars) == 296 and not train_chars & test_chars
     assert set(test_chars) == set(perm[1000:].tolist())

@@ -11,9 +11,8 @@ from safetensors.torch import load_file
 from rwae import RWAE
 from rwae.cli import main
 from rwae.errors import RWAEError
-from rwae.training import Trainer, TrainingDiverged, TrainingInterrupted, train
+from rwae.training import Trainer, TrainingDiverged, TrainingInterrupted, train, trainer_from_config
 from rwae.training import checkpoint as ckpt
-from rwae.training.distributed import DistContext
 from tests.helpers import TINY_MODEL, tiny_experiment
 
 
@@ -62,11 +61,11 @@ def _interrupt_after(trainer: Trainer, k: int) -> None:
 def test_resume_is_bit_exact(tmp_path, variant):
     config = tiny_experiment(**{"train.steps": 6, **variant})
     train(config, tmp_path / "straight", progress=False)
-    trainer = Trainer(config, tmp_path / "resumed", DistContext(), progress=False)
+    trainer = trainer_from_config(config, tmp_path / "resumed", progress=False)
     _interrupt_after(trainer, 3)
     with pytest.raises(TrainingInterrupted, match="step 3"):
         trainer.fit()
-    Trainer(config, tmp_path / "resumed", DistContext(), resume=True, progress=False).fit()
+    trainer_from_config(config, tmp_path / "resumed", resume=True, progress=False).fit()
     a = load_file(tmp_path / "straight" / "model" / "model.safetensors")
     b = load_file(tmp_path / "resumed" / "model" / "model.safetensors")
     assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
@@ -106,7 +105,7 @@ def test_a_csv_row_with_new_columns_widens_the_file_without_shifting_values(tmp_
 
 def test_the_training_cost_adds_up_over_sessions(tmp_path):
     config = tiny_experiment(**{"train.steps": 4})
-    trainer = Trainer(config, tmp_path / "run", DistContext(), progress=False)
+    trainer = trainer_from_config(config, tmp_path / "run", progress=False)
     _interrupt_after(trainer, 2)
     with pytest.raises(TrainingInterrupted):
         trainer.fit()
@@ -137,7 +136,7 @@ def test_resuming_a_finished_run_keeps_its_summary_and_weights(tmp_path):
 
 def test_non_finite_loss_stops_and_keeps_the_last_good_checkpoint(tmp_path):
     config = tiny_experiment(**{"train.steps": 10, "train.checkpoint_every": 2})
-    trainer = Trainer(config, tmp_path / "run", DistContext(), progress=False)
+    trainer = trainer_from_config(config, tmp_path / "run", progress=False)
     forward = trainer.model.forward
     calls = {"n": 0}
 
@@ -240,3 +239,27 @@ def test_compiled_training_matches_eager(tmp_path):
     for a, b in zip(eager, compiled, strict=True):  # the same init; compiled random draws differ
         assert float(b["loss"]) == pytest.approx(float(a["loss"]), rel=1e-2)
     assert RWAE.from_pretrained(tmp_path / "compiled" / "model") is not None
+
+
+def test_a_trainer_takes_a_model_and_datasets_built_in_python(tmp_path):
+    import numpy as np
+    import yaml
+
+    from rwae.config import ModelConfig, TrainConfig
+    from rwae.data import DatasetInfo, SequenceDataset
+
+    rng = np.random.default_rng(0)
+    info = DatasetInfo("noise", "features", 5, (6,))
+    train_data = SequenceDataset(rng.random((24, 5, 6), np.float32), {}, info, layout="NTD")
+    val_data = SequenceDataset(rng.random((6, 5, 6), np.float32), {}, info, layout="NTD")
+    model = RWAE(
+        ModelConfig(frame_shape=[6], frame_dim=8, hidden_dim=8, static_dim=4, dynamic_dim=2)
+    )
+    config = TrainConfig(steps=3, batch_size=8, log_every=1, sample_every=3, checkpoint_every=0)
+    summary = Trainer(
+        model, train_data, config, tmp_path / "run", val_data=val_data, progress=False
+    ).fit()
+    assert summary["steps"] == 3 and (tmp_path / "run" / "samples" / "step_0000003.png").is_file()
+    recorded = yaml.safe_load((tmp_path / "run" / "config.yaml").read_text())
+    assert recorded["data"]["name"] == "noise" and recorded["model"]["frame_shape"] == [6]
+    assert RWAE.from_pretrained(tmp_path / "run").config == model.config

@@ -150,11 +150,19 @@ def test_label_file_that_does_not_match(tmp_path):
         data.load(tmp_path / "x.npy", "all", labels=tmp_path / "missing.csv")
 
 
-def test_train_test_split_is_deterministic_and_disjoint(tmp_path):
+def test_train_val_test_split_is_deterministic_and_disjoint(tmp_path):
     np.save(tmp_path / "x.npy", np.zeros((20, 2, 4), np.float32))
-    train, test = data.load(tmp_path / "x.npy", "train"), data.load(tmp_path / "x.npy", "test")
-    assert len(train) == 18 and len(test) == 2 and not set(train.indices) & set(test.indices)
-    assert list(data.load(tmp_path / "x.npy", "test").indices) == list(test.indices)
+    parts = {s: data.load(tmp_path / "x.npy", s) for s in ("train", "val", "test", "train_full")}
+    assert {s: len(p) for s, p in parts.items()} == {
+        "train": 16,
+        "val": 2,
+        "test": 2,
+        "train_full": 18,
+    }
+    indices = {s: set(p.indices) for s, p in parts.items()}
+    assert not indices["train"] & indices["val"] and not indices["train_full"] & indices["test"]
+    assert indices["train"] | indices["val"] == indices["train_full"]
+    assert list(data.load(tmp_path / "x.npy", "test").indices) == list(parts["test"].indices)
 
 
 def test_missing_path(tmp_path):

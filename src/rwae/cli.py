@@ -30,7 +30,7 @@ def _data_build(args: argparse.Namespace) -> int:
 
     start = time.perf_counter()
     options = parse_options(args.option)
-    for split in ("train", "test"):
+    for split in ("train", "val", "test"):
         ds = data.load(args.name, split, args.data_root, cache=args.cache, **options)
         print(f"{args.name} {split}: {len(ds)} sequences, x {tuple(ds[0]['x'].shape)}")
     print(f"ready in {time.perf_counter() - start:.1f} s; cache: {data.cache_dir(args.cache)}")
@@ -39,7 +39,7 @@ def _data_build(args: argparse.Namespace) -> int:
 
 def _data_show(args: argparse.Namespace) -> int:
     from rwae import data
-    from rwae.data.preview import show_dataset
+    from rwae.pictures import show_dataset
 
     ds = data.load(
         args.name, args.split, args.data_root, cache=args.cache, **parse_options(args.option)
@@ -102,6 +102,7 @@ def _eval(args: argparse.Namespace) -> int:
     record = run_evaluation(
         args.model,
         dataset=args.dataset,
+        split=args.split,
         repeats=args.repeats,
         seed=args.seed,
         out=args.out,
@@ -123,14 +124,14 @@ def _eval(args: argparse.Namespace) -> int:
 
 def _swap(args: argparse.Namespace) -> int:
     from rwae.data.dataset import fetch
-    from rwae.evaluation.pictures import save_swap
     from rwae.evaluation.report import load_eval_set
     from rwae.models import RWAE
     from rwae.models.pretrained import resolve_model_dir
+    from rwae.pictures import save_swap
 
     model_dir = resolve_model_dir(args.model)
     model = RWAE.from_pretrained(model_dir)
-    _, test = load_eval_set(model_dir, args.dataset, args.data_root)
+    _, _, test = load_eval_set(model_dir, args.dataset, args.data_root)
     picks = pick_indices(len(test), args.count, args.seed)
     out = save_swap(model, fetch(test, picks)["x"], args.out)
     print(f"wrote {out}")
@@ -140,10 +141,10 @@ def _swap(args: argparse.Namespace) -> int:
 def _sample(args: argparse.Namespace) -> int:
     import torch
 
-    from rwae.evaluation.pictures import save_samples
     from rwae.evaluation.report import training_data
     from rwae.models import RWAE
     from rwae.models.pretrained import resolve_model_dir
+    from rwae.pictures import save_samples
 
     model_dir = resolve_model_dir(args.model)
     model = RWAE.from_pretrained(model_dir)
@@ -273,6 +274,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_model_args(p)
     p.add_argument("--dataset", default=None, help="default: the dataset the model was trained on")
+    p.add_argument(
+        "--split",
+        default=None,
+        help="default: the test split (final tables); val for selection and studies",
+    )
     p.add_argument("--repeats", type=int, default=5)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", default=None, help="default: <run>/eval")

@@ -3,8 +3,8 @@
 Each digit starts at a random position with a random integer velocity in [-4, 4]^2; when it hits a
 wall it is put back inside and gets a new random velocity pointing away from that wall. Sequences are
 generated on the fly from a per-item seed, so item i of a split is the same array on every machine
-and in every worker; the cache only holds the decoded MNIST digits (train digits for the train split,
-t10k digits for test).
+and in every worker; the cache only holds the decoded MNIST digits (train digits for the train, val
+and train_full splits, t10k digits for test; see SPLIT_CODES).
 """
 
 from __future__ import annotations
@@ -30,7 +30,12 @@ RAW_FILES = {
     "train": ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz"),
     "test": ("t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"),
 }
-SPLIT_CODES = {"train": 0, "test": 1}
+# Each split draws its sequences from its own random stream and its own digit images: train from
+# the first 54,000 MNIST training digits, val from the last 6,000, train_full from all 60,000
+# (the stream of the split that was "train" before val existed), test from the t10k digits.
+SPLIT_CODES = {"train": 0, "test": 1, "val": 2, "train_full": 0}
+VAL_DIGITS = 6000
+DEFAULT_SIZES = {"train": 54_000, "val": 6_000, "train_full": 60_000, "test": 10_000}
 
 
 def read_idx(path: Path, magic: int) -> np.ndarray:
@@ -191,13 +196,19 @@ def load(
     seed: int = 0,
     progress: bool = True,
 ) -> StochasticMovingMNIST:
-    """SM-MNIST split; `size` defaults to 60,000 train / 10,000 test sequences."""
+    """SM-MNIST split (train, val, train_full or test); `size` defaults to 54,000 / 6,000 / 60,000
+    / 10,000 sequences."""
     if split not in SPLIT_CODES:
-        raise DataError(f"smmnist: split must be 'train' or 'test', got {split!r}")
+        raise DataError(f"smmnist: split must be one of {', '.join(SPLIT_CODES)}; got {split!r}")
     folder = build(root, cache)
+    source = "test" if split == "test" else "train"
     with np.load(folder / "digits.npz") as f:
-        images, labels = f[f"{split}_images"], f[f"{split}_labels"]
-    size = size if size is not None else (60_000 if split == "train" else 10_000)
+        images, labels = f[f"{source}_images"], f[f"{source}_labels"]
+    if split == "train":
+        images, labels = images[:-VAL_DIGITS], labels[:-VAL_DIGITS]
+    elif split == "val":
+        images, labels = images[-VAL_DIGITS:], labels[-VAL_DIGITS:]
+    size = size if size is not None else DEFAULT_SIZES[split]
     return StochasticMovingMNIST(
         images,
         labels,

@@ -85,17 +85,38 @@ def build(
     return final
 
 
+SPLITS = ("train", "val", "train_full", "test")
+VAL_FRACTION, VAL_SEED = 0.1, 0
+
+
+def split_indices(split_codes: np.ndarray, utterances: np.ndarray) -> dict[str, np.ndarray]:
+    """Sequence indices of each split. "val" holds out a tenth of the training utterances (chosen
+    by a seed-0 permutation of their sorted ids), every segment of an utterance on one side;
+    "train" is the rest of the training utterances, "train_full" all of them."""
+    train_full = np.flatnonzero(split_codes == 0)
+    ids = np.unique(utterances[train_full])
+    held = np.random.RandomState(VAL_SEED).permutation(len(ids))[: round(VAL_FRACTION * len(ids))]
+    is_val = np.isin(utterances[train_full], ids[held])
+    return {
+        "train": train_full[~is_val],
+        "val": train_full[is_val],
+        "train_full": train_full,
+        "test": np.flatnonzero(split_codes == 1),
+    }
+
+
 def load(folder: Path, split: str, info: DatasetInfo) -> SequenceDataset:
     features = np.load(folder / "features.npy", mmap_mode="r")
     with np.load(folder / "labels.npz") as f:
         labels = {k: f[k] for k in f.files}
-    split_codes = {"train": 0, "test": 1}
     if split == "all":
         indices = np.arange(len(features))
-    elif split in split_codes:
-        indices = np.flatnonzero(labels["split"] == split_codes[split])
+    elif split in SPLITS:
+        indices = split_indices(labels["split"], labels["utterance"])[split]
     else:
-        raise DataError(f"{info.name}: split must be 'train', 'test' or 'all', got {split!r}")
+        raise DataError(
+            f"{info.name}: split must be one of {', '.join(SPLITS)}, all; got {split!r}"
+        )
     labels.pop("split")
     meta = json.loads((folder / "meta.json").read_text())
     info.extra.update(standardisation=meta["standardisation"], features=meta["features"])

@@ -24,6 +24,7 @@ from rwae.errors import DataError
 BUILD_VERSION = 1
 NUM_CHARACTERS = 1296
 NUM_TRAIN_CHARACTERS = 1000
+NUM_VAL_CHARACTERS = 100  # held out of the 1000 training characters for selection (DESIGN.md §3)
 SPLIT_SEED = 423
 SEQ_LEN = 8
 CELL = 64
@@ -184,15 +185,24 @@ def build(cache: str | os.PathLike | None = None, *, progress: bool = True) -> P
 
 
 def split_characters() -> dict[str, np.ndarray]:
-    """The original split: numpy legacy seed 423 permutation; first 1000 characters train, rest test."""
+    """The original split — numpy legacy seed 423 permutation, first 1000 characters train
+    ("train_full"), the other 296 test — with the last 100 of those 1000 held out as "val"; "train"
+    is the first 900."""
     perm = np.random.RandomState(SPLIT_SEED).permutation(NUM_CHARACTERS)
-    return {"train": perm[:NUM_TRAIN_CHARACTERS], "test": perm[NUM_TRAIN_CHARACTERS:]}
+    n_train = NUM_TRAIN_CHARACTERS - NUM_VAL_CHARACTERS
+    return {
+        "train": perm[:n_train],
+        "val": perm[n_train:NUM_TRAIN_CHARACTERS],
+        "train_full": perm[:NUM_TRAIN_CHARACTERS],
+        "test": perm[NUM_TRAIN_CHARACTERS:],
+    }
 
 
 def load(
     split: str = "train", cache: str | os.PathLike | None = None, progress: bool = True
 ) -> SequenceDataset:
-    """Sprites split as a SequenceDataset (9000 train / 2664 test sequences), building it if needed."""
+    """Sprites split as a SequenceDataset, building it if needed: train (900 characters, 8100
+    sequences), val (100, 900), train_full (train + val: 9000), test (296, 2664) or all."""
     folder = build(cache, progress=progress)
     meta = json.loads((folder / "meta.json").read_text())
     frames = np.load(folder / "frames.npy", mmap_mode="r")
@@ -207,7 +217,9 @@ def load(
     else:
         chars = split_characters().get(split)
         if chars is None:
-            raise DataError(f"sprites: split must be 'train', 'test' or 'all', got {split!r}")
+            raise DataError(
+                f"sprites: split must be one of {', '.join(split_characters())}, all; got {split!r}"
+            )
         indices = (9 * chars[:, None] + np.arange(9)[None, :]).reshape(
             -1
         )  # character-major, 9 actions each

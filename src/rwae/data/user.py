@@ -8,7 +8,8 @@ Accepted:
   then the first `seq_len` are used) and the same size. Folders are decoded once into the cache.
 - labels (`labels=`): a `.npz` of integer arrays of length N, or a `.csv` with a header; a `name`
   column matches rows to GIF / folder names, otherwise rows follow the sorted sequence order.
-Splits: "all", or a deterministic "train"/"test" split (`test_fraction`, `split_seed`).
+Splits: "all", or deterministic "train" / "val" / "test" parts (`test_fraction`, `val_fraction`,
+`split_seed`); "train_full" is train + val.
 """
 
 from __future__ import annotations
@@ -215,6 +216,7 @@ def load(
     labels: str | os.PathLike | None = None,
     seq_len: int | None = None,
     test_fraction: float = 0.1,
+    val_fraction: float = 0.1,
     split_seed: int = 0,
     cache: str | os.PathLike | None = None,
 ) -> SequenceDataset:
@@ -245,12 +247,25 @@ def load(
     info.label_classes = {k: int(v.max()) + 1 for k, v in label_arrays.items()}
     if split == "all":
         indices = np.arange(len(x))
-    elif split in ("train", "test"):
-        if not 0 < test_fraction < 1:
-            raise DataError(f"test_fraction must be in (0, 1), got {test_fraction}")
+    elif split in ("train", "val", "train_full", "test"):
+        for name, fraction in (("test_fraction", test_fraction), ("val_fraction", val_fraction)):
+            if not 0 < fraction < 1:
+                raise DataError(f"{name} must be in (0, 1), got {fraction}")
+        # one permutation: the first test_fraction is test, the next val_fraction (of the whole) val
         perm = np.random.default_rng(split_seed).permutation(len(x))
         n_test = max(1, round(test_fraction * len(x)))
-        indices = np.sort(perm[:n_test] if split == "test" else perm[n_test:])
+        n_val = max(1, round(val_fraction * len(x)))
+        parts = {
+            "test": perm[:n_test],
+            "val": perm[n_test : n_test + n_val],
+            "train": perm[n_test + n_val :],
+            "train_full": perm[n_test:],
+        }
+        indices = np.sort(parts[split])
+        if not len(indices):
+            raise DataError(f"{path}: {len(x)} sequences leave none for the {split} split")
     else:
-        raise DataError(f"{path}: split must be 'all', 'train' or 'test', got {split!r}")
+        raise DataError(
+            f"{path}: split must be 'all', 'train', 'val', 'train_full' or 'test', got {split!r}"
+        )
     return SequenceDataset(x, label_arrays, info, layout=layout, indices=indices)

@@ -44,7 +44,7 @@ class Judge(nn.Module):
         self.config = c = config
         if len(c.frame_shape) == 3:
             self.frame_encoder = ConvFrameEncoder(
-                c.frame_shape[0], c.frame_shape[1], c.conv_width, c.frame_dim, "batch"
+                c.frame_shape[0], c.frame_shape[1], c.conv_width, c.frame_dim
             )
         else:
             self.frame_encoder = mlp(c.frame_shape[0], c.hidden_dim, c.frame_dim)

@@ -146,7 +146,7 @@ def evaluate_repeat(
 
     # fix dynamics, resample static
     judged = judge_generated(
-        model, judge, model.sample_static(n, g), codes["dynamic"], action, batch_size
+        model, judge, model.generative.sample_static(n, g), codes["dynamic"], action, batch_size
     )
     results.update(_score(judged, codes, dynamic_labels, judge, "", None))
     if dynamic_class is not None:
@@ -154,7 +154,7 @@ def evaluate_repeat(
         results.update(metrics.inception_scores(judged[dynamic_class][balanced]))
 
     # fix static, resample dynamics (and the action code)
-    a = model.sample_actions(n, g)
+    a = model.generative.sample_actions(n, g)
     z_m = sample_dynamics_batched(model, n, length, a, g, batch_size)
     judged = judge_generated(model, judge, codes["static"], z_m, a, batch_size)
     results.update(_score(judged, codes, static_labels, judge, "", "attribute"))
@@ -175,8 +175,8 @@ def evaluate_repeat(
 
     # unconditional generation
     if dynamic_class is not None:
-        a = model.sample_actions(n, g)
-        z_c = model.sample_static(n, g)
+        a = model.generative.sample_actions(n, g)
+        z_c = model.generative.sample_static(n, g)
         z_m = sample_dynamics_batched(model, n, length, a, g, batch_size)
         judged = judge_generated(model, judge, z_c, z_m, a, batch_size)
         results.update(
@@ -198,7 +198,7 @@ def sample_dynamics_batched(
     for start in range(0, n, batch_size):
         stop = min(n, start + batch_size)
         parts.append(
-            model.sample_dynamics(
+            model.generative.sample_dynamics(
                 stop - start, length, None if a is None else a[start:stop], generator
             )
         )

@@ -12,10 +12,10 @@ from rwae import data as rwae_data
 from rwae.data.dataset import fetch
 from rwae.errors import RWAEError
 from rwae.evaluation.judge import SHIPPED, judge_dir, load_judge
-from rwae.evaluation.pictures import plot_curves, save_samples, save_swap
 from rwae.evaluation.protocol import evaluate
 from rwae.models import RWAE
 from rwae.models.pretrained import CONFIG_NAME, is_shipped_name, resolve_model_dir
+from rwae.pictures import plot_curves, save_samples, save_swap
 from rwae.provenance import provenance
 
 # Published Sprites numbers (DESIGN.md §2): Acc / IS / H(y|x) / H(y), GPU, hundreds of epochs.
@@ -32,11 +32,14 @@ def training_data(model_dir: Path) -> dict:
     return meta.get("training_data") or {}
 
 
-def load_eval_set(model_dir: Path, dataset: str | None, root: str | None, split: str = "test"):
+def load_eval_set(model_dir: Path, dataset: str | None, root: str | None, split: str | None = None):
+    """(name, split, dataset): by default the test split of the data the model was trained on."""
     trained_on = training_data(model_dir)
     name = dataset or trained_on.get("name") or "sprites"
-    options = trained_on.get("options", {}) if name == trained_on.get("name") else {}
-    return name, rwae_data.load(name, split, root or trained_on.get("root"), **options)
+    same = name == trained_on.get("name")
+    options = trained_on.get("options", {}) if same else {}
+    split = split or (trained_on.get("test_split") if same else None) or "test"
+    return name, split, rwae_data.load(name, split, root or trained_on.get("root"), **options)
 
 
 def _format(metric: dict) -> str:
@@ -49,7 +52,8 @@ def write_report(out: Path, results: dict, pictures: dict[str, Path]) -> Path:
     lines = [
         f"# Evaluation of `{results['model']}`",
         "",
-        f"Dataset **{results['dataset']}** ({results['evaluation']['num_sequences']} test sequences), "
+        f"Dataset **{results['dataset']}** ({results['evaluation']['num_sequences']} sequences of the "
+        f"{results['splits']['evaluated_on']} split), "
         f"{results['evaluation']['repeats']} repeats from seed {results['seed']}, {results['evaluation']['elapsed_s']} s.",
         "",
     ]
@@ -94,6 +98,7 @@ def run_evaluation(
     model: str | os.PathLike,
     *,
     dataset: str | None = None,
+    split: str | None = None,
     repeats: int = 5,
     seed: int = 0,
     out: str | os.PathLike | None = None,
@@ -118,7 +123,7 @@ def run_evaluation(
         )
     torch.manual_seed(seed)
     rwae = RWAE.from_pretrained(model_dir, map_location=device).set_channels_last(True)
-    name, test = load_eval_set(model_dir, dataset, root)
+    name, split, test = load_eval_set(model_dir, dataset, root, split)
     info = getattr(test, "info", None)
     if info is not None and list(info.frame_shape) != list(rwae.config.frame_shape):
         raise RWAEError(
@@ -138,6 +143,10 @@ def run_evaluation(
         "command": provenance()["command"],
         "model": str(model_dir),
         "dataset": name,
+        "splits": {
+            "trained_on": training_data(model_dir).get("train_split"),
+            "evaluated_on": split,
+        },
         "config": {
             "model": json.loads((model_dir / CONFIG_NAME).read_text()),
             "repeats": repeats,

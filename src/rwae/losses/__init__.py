@@ -1,4 +1,5 @@
-"""Loss terms: MMD (losses.mmd) and Gaussian / categorical divergences (losses.gaussian)."""
+"""Loss terms: MMD (mmd), Gaussian / categorical divergences (gaussian), the latent critic of the
+gan penalty (critic), and the R-WAE objective that combines them (objective)."""
 
 from rwae.losses.gaussian import categorical_information_penalty, kl_normal
-from rwae.losses.mmd import WAE_SCALES, gram, hsic, kernel, mmd, squared_distances
+from rwae.losses.mmd import WAE_SCALES, gram, kernel, mmd, squared_distances

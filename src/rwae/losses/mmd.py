@@ -77,35 +77,3 @@ def mmd(
         k_xy = k(x, y)
         total = k(x, x) + k(y, y) - k_xy - k_xy.transpose(-1, -2)
         return (total * off_diagonal).sum((-1, -2)) / (n * (n - 1))
-
-
-def hsic(
-    x: torch.Tensor,
-    y: torch.Tensor,
-    *,
-    kernel_name: str = "imq",
-    scales: Sequence[float] = WAE_SCALES,
-    bandwidth: float = 1.0,
-) -> torch.Tensor:
-    """Unbiased HSIC (Song et al. 2012) between paired samples x (n, dx) and y (n, dy).
-
-    HSIC is the MMD^2 between the joint q(x, y) and the product q(x) q(y) under the product kernel
-    k(x, x') l(y, y'); this estimator uses every pair of the batch for the product, so it is zero
-    in expectation for independent codes and has far less variance than a permutation test:
-    HSIC = [tr(K L) + 1'K1 1'L1 / ((n-1)(n-2)) - 2/(n-2) 1'K L1] / (n(n-3)), diagonals of K, L zeroed.
-    """
-    n = x.shape[0]
-    if y.shape[0] != n:
-        raise ValueError(f"hsic: x and y must pair up, got {x.shape[0]} and {y.shape[0]} samples")
-    if n < 4:
-        raise ValueError(f"hsic needs at least 4 samples (it divides by n-3), got {n}")
-    with torch.autocast(x.device.type, enabled=False):
-        x, y = x.float().flatten(1), y.float().flatten(1)
-        off_diagonal = 1.0 - torch.eye(n, device=x.device)
-        k = gram(x, x, kernel_name, scales, bandwidth) * off_diagonal
-        l = gram(y, y, kernel_name, scales, bandwidth) * off_diagonal  # noqa: E741
-        k_rows, l_rows = k.sum(1), l.sum(1)  # K1, L1: (n,)
-        trace = (k * l).sum()
-        both_means = k_rows.sum() * l_rows.sum() / ((n - 1) * (n - 2))
-        shared_index = 2.0 * (k_rows * l_rows).sum() / (n - 2)
-        return (trace + both_means - shared_index) / (n * (n - 3))

@@ -1,3 +1,6 @@
-"""The R-WAE model and its building blocks."""
+"""The R-WAE model (rwae.py) in its parts: inference.py, generative.py, networks.py; files in
+pretrained.py. The objective lives with the losses (rwae.losses.objective)."""
 
-from rwae.models.rwae import RWAE, EncoderOutput, RWAEOutput
+from rwae.losses.objective import RWAEOutput
+from rwae.models.inference import EncoderOutput
+from rwae.models.rwae import RWAE

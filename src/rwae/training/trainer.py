@@ -1,10 +1,13 @@
-"""The training loop: one process or many under torchrun, resumable bit-exactly.
+"""The training loop: a Trainer takes a model and datasets and trains in one process or in each
+process launched by torchrun, resumable bit-exactly. `rwae.training.run.train(config)` (the CLI's
+path) builds those objects from a config.
 
 Run directory:
   config.yaml            the resolved experiment config
   checkpoints/last.pt    resumable state (plus step_*.pt every train.checkpoint_every steps)
   metrics.csv            loss terms, learning rate and sequences/s every train.log_every steps
   samples/step_*.png     inputs, reconstructions, swaps and samples every train.sample_every steps
+  judge.csv              the judge's quick check on the validation data every train.judge_every steps
   model/                 the final model (save_pretrained)
   train_summary.json     steps, time, final losses, config and provenance
 """
@@ -15,29 +18,28 @@ import contextlib
 import dataclasses
 import json
 import math
-import random
 import signal
+import sys
 import threading
 import time
 from pathlib import Path
 
 import torch
 from torch.nn.parallel import DistributedDataParallel
-from torch.utils.data import DataLoader
+from torch.utils.data import DataLoader, Dataset
 from tqdm.auto import tqdm
 
-from rwae import data as rwae_data
 from rwae._version import __version__
-from rwae.config import ExperimentConfig, OptimizerConfig
-from rwae.data.dataset import collate
+from rwae.config import DataConfig, ExperimentConfig, OptimizerConfig, TrainConfig
+from rwae.data.dataset import collate, fetch
 from rwae.errors import RWAEError
-from rwae.memory import reuse_freed_memory
+from rwae.evaluation.judge import Judge
 from rwae.models import RWAE
+from rwae.pictures import progress_grid
 from rwae.provenance import provenance
 from rwae.training import checkpoint
-from rwae.training.distributed import DistContext, gather_along_batch, setup, teardown
+from rwae.training.distributed import DistContext, gather_along_batch
 from rwae.training.metrics_log import MetricsLogger
-from rwae.training.pictures import progress_grid
 from rwae.training.quick_check import QuickCheck
 from rwae.training.sampler import ResumableBatchSampler
 
@@ -71,17 +73,39 @@ def _adam(params, cfg: OptimizerConfig) -> torch.optim.Adam:
 
 
 class Trainer:
+    """Trains `model` on `train_data` as `config` says, writing the run folder `out`.
+
+    val_data: the validation split: the progress pictures and, with a `judge` and
+    config.judge_every, the judge's quick check of both directions read it.
+    data_config: how the data was loaded, recorded in config.yaml and in the saved model's
+    config.json (so that `rwae eval` finds the matching test split); None for data built in Python.
+    ctx: the process group (rwae.training.distributed.setup()); default: one process.
+    """
+
     def __init__(
         self,
-        config: ExperimentConfig,
+        model: RWAE,
+        train_data: Dataset,
+        config: TrainConfig,
         out: str | Path,
-        ctx: DistContext,
         *,
+        val_data: Dataset | None = None,
+        judge: Judge | None = None,
+        data_config: DataConfig | None = None,
+        ctx: DistContext | None = None,
         resume: bool = False,
         progress: bool = True,
     ) -> None:
-        self.config, self.out, self.ctx, self.progress = config, Path(out), ctx, progress
-        tc = config.train
+        self.ctx = ctx = ctx or DistContext()
+        self.out, self.progress, self.train_set, self.val_set = (
+            Path(out),
+            progress,
+            train_data,
+            val_data,
+        )
+        self.model = model.to(ctx.device).train()
+        self.config = ExperimentConfig(model.config, data_config or _describe(train_data), config)
+        tc = config
         self.last_path = self.out / "checkpoints" / "last.pt"
         state = None
         if resume:
@@ -94,24 +118,12 @@ class Trainer:
             raise RWAEError(
                 f"{self.out} already holds a training run; pass --resume to continue it or choose another --out"
             )
-
-        if tc.reuse_memory and ctx.device.type == "cpu":
-            reuse_freed_memory()
-        random.seed(tc.seed)
-        torch.manual_seed(tc.seed)  # identical initial weights on every rank
-        self.train_set = rwae_data.load(
-            config.data.name, config.data.train_split, config.data.root, **config.data.options
-        )
-        self._check_data(self.train_set)
-        self.model = RWAE(config.model).to(ctx.device)
+        self._check_data(train_data)
         if tc.channels_last and ctx.device.type in ("cpu", "cuda"):
             self.model.set_channels_last(True)
         self.optimizer = _adam(self.model.generator_parameters(), tc.optimizer)
-        self.critic_optimizer = (
-            _adam(self.model.critic.parameters(), tc.critic_optimizer)
-            if config.model.uses_gan
-            else None
-        )
+        critic = self.model.critic_parameters()
+        self.critic_optimizer = _adam(critic, tc.critic_optimizer) if critic else None
         self.step, self.epoch, self.batch_in_epoch = 0, 0, 0
         # training cost over every session of the run (restored on resume): wall seconds and CPU
         # seconds of all processes (process time counts every thread)
@@ -122,35 +134,46 @@ class Trainer:
         else:
             torch.manual_seed(tc.seed + 1 + ctx.rank)  # training noise differs per rank
         if ctx.enabled:
+            unused = self._parameters_without_gradient()
             self.ddp = DistributedDataParallel(
-                self.model, device_ids=[ctx.device.index] if ctx.device.type == "cuda" else None
+                self.model,
+                device_ids=[ctx.device.index] if ctx.device.type == "cuda" else None,
+                find_unused_parameters=bool(unused),
             )
+            if unused and ctx.is_main:
+                print(
+                    f"rwae: {len(unused)} parameters get no gradient in this configuration "
+                    f"({', '.join(unused[:3])}{', ...' if len(unused) > 3 else ''}); DDP skips them",
+                    file=sys.stderr,
+                )
             if tc.global_mmd:
-                self.model.gather_codes = gather_along_batch
+                self.model.objective.gather_codes = gather_along_batch
         else:
             self.ddp = self.model
         if tc.compile:  # the training forward through torch.compile (the saved model is unchanged)
             self.ddp = torch.compile(self.ddp)
         self.sampler = ResumableBatchSampler(
-            len(self.train_set),
+            len(train_data),
             tc.batch_size,
             seed=tc.seed,
             rank=ctx.rank,
             world_size=ctx.world_size,
         )
         self.loader = DataLoader(
-            self.train_set,
+            train_data,
             batch_sampler=self.sampler,
             collate_fn=collate,
-            num_workers=config.data.num_workers,
+            num_workers=self.config.data.num_workers,
             # its own generator: a new iterator (each epoch, or on resume) must not draw from the global RNG
             generator=torch.Generator().manual_seed(tc.seed + ctx.rank),
         )
         self.preview_x = None
         if ctx.is_main:
             self.out.mkdir(parents=True, exist_ok=True)
-            config.to_yaml(self.out / "config.yaml")
-            self.quick_check = QuickCheck(config, self.out, ctx.device)
+            self.config.to_yaml(self.out / "config.yaml")
+            self.quick_check = QuickCheck(
+                val_data if tc.judge_every else None, judge, self.out, tc.judge_sequences
+            )
             if resume:
                 self.quick_check.truncate_after(self.step)
             self.metrics = MetricsLogger(
@@ -169,6 +192,21 @@ class Trainer:
                 f"data {self.config.data.name!r} has frames of shape {list(info.frame_shape)} but model.frame_shape is {expected}; "
                 f"set --set model.frame_shape={list(info.frame_shape)}"
             )
+
+    def _parameters_without_gradient(self) -> list[str]:
+        """Names of the parameters one training step leaves without a gradient (DDP must be told).
+        Measured on a few training sequences; weights, buffers and the RNG are left as they were."""
+        buffers = {k: v.clone() for k, v in self.model.named_buffers()}
+        x = fetch(self.train_set, list(range(min(4, len(self.train_set)))))["x"]
+        with torch.random.fork_rng(devices=[]):
+            out = self.model(x.to(self.ctx.device))
+            (out.loss + out.critic_loss).backward()
+        unused = [n for n, p in self.model.named_parameters() if p.requires_grad and p.grad is None]
+        self.model.zero_grad(set_to_none=True)
+        with torch.no_grad():
+            for k, v in self.model.named_buffers():
+                v.copy_(buffers[k])
+        return unused
 
     def _restore(self, state: dict) -> None:
         self.model.load_state_dict(state["model"])
@@ -230,16 +268,9 @@ class Trainer:
         if not self.ctx.is_main:
             return
         if self.preview_x is None:
-            test = rwae_data.load(
-                self.config.data.name,
-                self.config.data.test_split,
-                self.config.data.root,
-                **self.config.data.options,
-            )
-            picks = (
-                torch.linspace(0, len(test) - 1, min(6, len(test))).round().long().tolist()
-            )  # spread out
-            self.preview_x = collate([test[i] for i in picks])["x"].to(self.ctx.device)
+            shown = self.val_set if self.val_set is not None else self.train_set
+            picks = torch.linspace(0, len(shown) - 1, min(6, len(shown))).round().long().tolist()
+            self.preview_x = fetch(shown, picks)["x"].to(self.ctx.device)  # spread out
         with self._autocast():
             progress_grid(
                 self.model,
@@ -286,6 +317,7 @@ class Trainer:
         return values
 
     def fit(self) -> dict:
+        """Train to config.steps (from the checkpoint when resuming); returns the run's summary."""
         tc, ctx = self.config.train, self.ctx
         finished = self.out / "train_summary.json"
         if self.step >= tc.steps and finished.is_file():
@@ -391,20 +423,7 @@ class Trainer:
         return summary
 
 
-def train(
-    config: ExperimentConfig, out: str | Path, *, resume: bool = False, progress: bool = True
-) -> dict:
-    """Train (or resume) in this process, or in each process launched by torchrun."""
-    ctx = setup(config.train.device)
-    try:
-        return Trainer(config, out, ctx, resume=resume, progress=progress).fit()
-    finally:
-        teardown(ctx)
-
-
-def resume_config(out: str | Path, overrides: list[str] | None = None) -> ExperimentConfig:
-    """The config a run was started with (from its checkpoint), with `overrides` applied."""
-    from rwae.config import apply_overrides
-
-    state = checkpoint.load(Path(out) / "checkpoints" / "last.pt")
-    return ExperimentConfig.from_dict(apply_overrides(state["config"], overrides or []))
+def _describe(dataset: Dataset) -> DataConfig:
+    """A DataConfig naming a dataset handed over as an object (for the run's records)."""
+    info = getattr(dataset, "info", None)
+    return DataConfig(name=info.name if info is not None else type(dataset).__name__)

@@ -1,4 +1,5 @@
-"""Pictures of sequences for a person to look at: one sequence per row, with its labels."""
+"""Grids of sequences for a person to look at: one sequence per row (frames, or a spectrogram for
+features), with a caption per row; `show_dataset` draws a dataset's items with their labels."""
 
 from __future__ import annotations
 

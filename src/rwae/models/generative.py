@@ -1,0 +1,97 @@
+"""The generative model p (paper Fig. 1a, 1c): priors over the codes and the decoder.
+
+p(z^c) = N(0, I); p(z^m_t | z^m_<t (, a)) is an LSTM over z^m_{t-1} (z^m_0 = 0) with Gaussian
+heads; a is uniform over the actions. The decoder maps [z^c, z^m_t (, a)] to x_t, through an LSTM
+over time (decoder=lstm, Fig. 1a) or frame by frame (decoder=frame).
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from rwae.config import ModelConfig
+from rwae.errors import RWAEError
+from rwae.models.networks import ConvFrameDecoder, GaussianHead, mlp, reparameterize
+
+LSTMState = tuple[torch.Tensor, torch.Tensor]
+
+
+class GenerativeModel(nn.Module):
+    def __init__(self, config: ModelConfig) -> None:
+        super().__init__()
+        self.config = c = config
+        h, num_actions = c.hidden_dim, c.num_actions or 0
+        self.prior_lstm = nn.LSTM(c.dynamic_dim + num_actions, h, batch_first=True)
+        self.prior_head = GaussianHead(h, c.dynamic_dim)
+        code_dim = c.static_dim + c.dynamic_dim + num_actions
+        if c.decoder == "lstm":
+            self.decoder_lstm = nn.LSTM(code_dim, h, batch_first=True)
+        else:
+            self.decoder_mlp = nn.Sequential(nn.Linear(code_dim, h), nn.LeakyReLU(0.2))
+        if c.is_image:
+            channels, side, _ = c.frame_shape
+            self.frame_decoder = ConvFrameDecoder(h, channels, side, c.conv_width)
+        else:
+            self.frame_decoder = mlp(h, h, c.frame_shape[0])
+
+    @property
+    def device(self) -> torch.device:
+        return self.prior_head.linear.weight.device
+
+    def prior(
+        self, z_prev: torch.Tensor, a: torch.Tensor | None, state: LSTMState | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor, LSTMState]:
+        """p(z^m_t | z^m_<t (, a)) given z^m_{t-1} (B, L, dm): means, log-variances (B, L, dm), state."""
+        if a is not None:  # (B, A) -> (B, L, A) beside each step's input
+            z_prev = torch.cat([z_prev, a.unsqueeze(1).expand(-1, z_prev.shape[1], -1)], -1)
+        out, state = self.prior_lstm(z_prev, state)
+        mu, logvar = self.prior_head(out)
+        return mu, logvar, state
+
+    def sample_static(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
+        """z^c ~ N(0, I): (n, static_dim)."""
+        return torch.randn(n, self.config.static_dim, generator=generator, device=self.device)
+
+    def sample_actions(
+        self, n: int, generator: torch.Generator | None = None
+    ) -> torch.Tensor | None:
+        """a ~ uniform over the actions, one-hot (n, A); None without an action code."""
+        if not self.config.num_actions:
+            return None
+        idx = torch.randint(self.config.num_actions, (n,), generator=generator, device=self.device)
+        return F.one_hot(idx, self.config.num_actions).float()
+
+    def sample_dynamics(
+        self,
+        n: int,
+        length: int,
+        a: torch.Tensor | None = None,
+        generator: torch.Generator | None = None,
+    ) -> torch.Tensor:
+        """z^m_1..length from the learned autoregressive prior: (n, length, dynamic_dim)."""
+        z = torch.zeros(n, 1, self.config.dynamic_dim, device=self.device)
+        state, zs = None, []
+        for _ in range(length):
+            mu, logvar, state = self.prior(z, a, state)
+            z = reparameterize(mu, logvar, generator)
+            zs.append(z)
+        return torch.cat(zs, 1)
+
+    def decode_logits(
+        self, z_static: torch.Tensor, z_dynamic: torch.Tensor, a: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """Codes -> frame logits (B, T, ...) (images: before the sigmoid)."""
+        b, t, _ = z_dynamic.shape
+        parts = [z_static.unsqueeze(1).expand(-1, t, -1), z_dynamic]
+        if self.config.num_actions:
+            if a is None:
+                raise RWAEError("this model has an action code: pass a (B, num_actions) to decode")
+            parts.append(a.unsqueeze(1).expand(-1, t, -1))
+        codes = torch.cat(parts, -1)  # (B, T, static + dynamic (+ A))
+        if self.config.decoder == "lstm":
+            h = self.decoder_lstm(codes)[0]
+        else:
+            h = self.decoder_mlp(codes)
+        return self.frame_decoder(h.flatten(0, 1)).unflatten(0, (b, t))  # (B*T, ...) -> (B, T, ...)
