@@ -43,7 +43,9 @@ def main(out: str) -> None:
     small = dict(frame_dim=16, hidden_dim=16, static_dim=8, dynamic_dim=4)
     model = WithUnusedPart(ModelConfig(frame_shape=[20], decoder="frame", **small))
     config = TrainConfig(steps=3, batch_size=8, log_every=1, sample_every=0, checkpoint_every=0)
-    summary = Trainer(model, data, config, Path(out) / "run", ctx=ctx, progress=False).fit()
+    trainer = Trainer(model, data, config, Path(out) / "run", ctx=ctx, progress=False)
+    summary = trainer.fit()
+    del trainer  # DDP goes before the process group
     teardown(ctx)
     ok = ordered and (ctx.rank != 0 or summary["steps"] == 3)
     sys.exit(0 if ok else 1)

@@ -21,7 +21,11 @@ def parse_options(pairs: Sequence[str]) -> dict:
         key, sep, value = pair.partition("=")
         if not sep or not key:
             raise RWAEError(f"option {pair!r} must look like key=value")
-        options[key.strip()] = yaml.safe_load(value)
+        try:
+            options[key.strip()] = yaml.safe_load(value)
+        except yaml.YAMLError as e:
+            problem = str(e).splitlines()[0]
+            raise RWAEError(f"option {pair!r}: the value is not valid YAML ({problem})") from None
     return options
 
 

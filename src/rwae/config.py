@@ -7,6 +7,7 @@ An experiment has three sections: `model` (what `config.json` of a saved model h
 from __future__ import annotations
 
 import dataclasses
+import math
 import types
 import typing
 from dataclasses import dataclass, field
@@ -152,6 +153,14 @@ class DataConfig:
     test_split: str = "test"  # read by final evaluations only
     num_workers: int = 0
 
+    def __post_init__(self) -> None:
+        if not self.name:
+            raise ConfigError("data.name must name a dataset or a path, got ''")
+        for name in ("train_split", "test_split"):
+            if not getattr(self, name):
+                raise ConfigError(f"data.{name} must name a split, got ''")
+        _at_least("data.num_workers", self.num_workers, 0)
+
 
 @dataclass
 class OptimizerConfig:
@@ -194,10 +203,25 @@ class TrainConfig:
             raise ConfigError(
                 f"train.batch_size must be >= 2 (the MMD estimator needs pairs), got {self.batch_size}"
             )
-        if self.steps < 1:
-            raise ConfigError(f"train.steps must be >= 1, got {self.steps}")
+        _at_least("train.steps", self.steps, 1)
+        if not 0 <= self.seed < 2**63:
+            raise ConfigError(f"train.seed must be in [0, 2**63), got {self.seed}")
+        for name in ("optimizer", "critic_optimizer"):
+            _check_optimizer(f"train.{name}", getattr(self, name))
         _choice("train.schedule", self.schedule, ("constant", "cosine", "linear"))
         _choice("train.device", self.device, ("auto", "cpu", "cuda"))
+        if self.grad_clip is not None:
+            _positive("train.grad_clip", self.grad_clip)
+        for name in ("log_every", "judge_sequences"):
+            _at_least(f"train.{name}", getattr(self, name), 1)
+        for name in (
+            "warmup_steps",
+            "sample_every",
+            "checkpoint_every",
+            "keep_checkpoints",
+            "judge_every",
+        ):
+            _at_least(f"train.{name}", getattr(self, name), 0)
 
 
 @dataclass
@@ -223,8 +247,20 @@ def _choice(name: str, value: Any, allowed: tuple) -> None:
 
 
 def _at_least(name: str, value: float, low: float) -> None:
-    if not value >= low:  # also refuses NaN
-        raise ConfigError(f"{name} must be >= {low}, got {value!r}")
+    if not (value >= low and math.isfinite(value)):  # also refuses NaN and infinity
+        raise ConfigError(f"{name} must be a finite number >= {low}, got {value!r}")
+
+
+def _positive(name: str, value: float) -> None:
+    if not (value > 0 and math.isfinite(value)):
+        raise ConfigError(f"{name} must be a finite number > 0, got {value!r}")
+
+
+def _check_optimizer(name: str, optimizer: OptimizerConfig) -> None:
+    _positive(f"{name}.lr", optimizer.lr)
+    if len(optimizer.betas) != 2 or not all(0 <= b < 1 for b in optimizer.betas):
+        raise ConfigError(f"{name}.betas must be two numbers in [0, 1), got {optimizer.betas}")
+    _at_least(f"{name}.weight_decay", optimizer.weight_decay, 0)
 
 
 def _check_type(path: str, value: Any, annotation: Any) -> Any:
@@ -298,7 +334,13 @@ def apply_overrides(raw: dict, overrides: list[str]) -> dict:
             node = node.setdefault(part, {})
             if not isinstance(node, dict):
                 raise ConfigError(f"override {item!r}: {part} is not a section")
-        node[parts[-1]] = yaml.safe_load(value)
+        try:
+            node[parts[-1]] = yaml.safe_load(value)
+        except yaml.YAMLError as e:
+            problem = str(e).splitlines()[0]
+            raise ConfigError(
+                f"override {item!r}: the value is not valid YAML ({problem})"
+            ) from None
     return raw
 
 
@@ -313,8 +355,13 @@ def load_config(
             raise ConfigError(f"{path}: config file not found")
         try:
             raw = yaml.safe_load(path.read_text()) or {}
-        except yaml.YAMLError as e:
+        except (yaml.YAMLError, UnicodeDecodeError) as e:
             raise ConfigError(f"{path}: not valid YAML ({e})") from e
+        if not isinstance(raw, dict):
+            raise ConfigError(
+                f"{path}: expected a mapping with sections model, data, train; got a "
+                f"{type(raw).__name__}"
+            )
     raw = apply_overrides(raw, overrides or [])
     try:
         return ExperimentConfig.from_dict(raw)

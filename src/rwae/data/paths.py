@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import json
 import os
@@ -140,7 +141,12 @@ def atomic_directory(final: Path) -> Iterator[Path]:
         if final.exists():  # another process finished first: keep its (identical) result
             shutil.rmtree(tmp)
         else:
-            os.replace(tmp, final)
+            try:
+                os.replace(tmp, final)
+            except OSError as e:  # another process renamed its copy in at the same instant
+                if e.errno not in (errno.ENOTEMPTY, errno.EEXIST) or not final.exists():
+                    raise
+                shutil.rmtree(tmp, ignore_errors=True)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise

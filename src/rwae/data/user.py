@@ -18,6 +18,7 @@ import csv
 import hashlib
 import json
 import os
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -80,7 +81,7 @@ def _read_array_file(path: Path) -> tuple[np.ndarray, dict[str, np.ndarray]]:
             return np.load(path, mmap_mode="r", allow_pickle=False), {}
         with np.load(path, allow_pickle=False) as f:
             arrays = {k: f[k] for k in f.files}
-    except (ValueError, OSError, EOFError) as e:
+    except (ValueError, OSError, EOFError, zipfile.BadZipFile) as e:
         raise DataError(f"{path}: not a readable {path.suffix} file ({e})") from e
     if "x" in arrays:
         x = arrays.pop("x")
@@ -127,15 +128,19 @@ def _folder_items(folder: Path) -> list[Path]:
     return gifs or subdirs
 
 
+def _file_stamps(item: Path) -> list:
+    """Name, size and modification time of a GIF, or of every file of a frame folder: the cache key
+    changes when any frame is edited in place (a folder's own time does not)."""
+    files = sorted(item.iterdir()) if item.is_dir() else [item]
+    return [[f.name, f.stat().st_size, f.stat().st_mtime_ns] for f in files]
+
+
 def _decode_folder(
     folder: Path, seq_len: int | None, cache: str | os.PathLike | None
 ) -> tuple[Path, list[str]]:
     """Decode a folder of sequences once into the cache: frames.npy (N, T, C, H, W) uint8."""
     items = _folder_items(folder)
-    stamp = json.dumps(
-        [[p.name, p.stat().st_mtime_ns, p.stat().st_size] for p in items]
-        + [str(folder.resolve()), seq_len]
-    )
+    stamp = json.dumps([*map(_file_stamps, items), str(folder.resolve()), seq_len])
     final = cache_dir(cache) / "user" / hashlib.sha256(stamp.encode()).hexdigest()[:16]
     names = [p.stem if p.suffix else p.name for p in items]
     if (final / "meta.json").is_file():
@@ -168,8 +173,11 @@ def read_labels(path: Path, n: int, names: list[str] | None) -> dict[str, np.nda
     if not path.is_file():
         raise DataError(f"{path}: labels file not found")
     if path.suffix == ".npz":
-        with np.load(path, allow_pickle=False) as f:
-            labels = {k: f[k] for k in f.files}
+        try:
+            with np.load(path, allow_pickle=False) as f:
+                labels = {k: f[k] for k in f.files}
+        except (ValueError, OSError, EOFError, zipfile.BadZipFile) as e:
+            raise DataError(f"{path}: not a readable .npz file ({e})") from e
     elif path.suffix == ".csv":
         with open(path, newline="") as f:
             rows = list(csv.DictReader(f))
@@ -206,6 +214,11 @@ def check_labels(labels: dict[str, np.ndarray], n: int, source: str) -> dict[str
             )
         if key == "x":
             raise DataError(f"{source}: 'x' is reserved for the sequences")
+        if len(value) and value.min() < 0:
+            raise DataError(
+                f"{source}: label {key!r} has negative values (min {value.min()}); expected class "
+                "numbers 0, 1, 2, ..."
+            )
     return {k: v.astype(np.int64) for k, v in labels.items()}
 
 

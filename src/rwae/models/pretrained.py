@@ -16,6 +16,7 @@ from torch import nn
 from rwae._version import __version__
 from rwae.config import ConfigError, ModelConfig, from_dict
 from rwae.errors import RWAEError
+from rwae.files import as_user_file, fsync_file, fsync_folder, write_problem
 
 Model = TypeVar("Model", bound=nn.Module)  # RWAE, which calls these functions
 
@@ -112,10 +113,20 @@ def save(
     if training_data is not None:
         config["training_data"] = training_data
     tmp_weights, tmp_config = directory / f".{WEIGHTS_NAME}.tmp", directory / f".{CONFIG_NAME}.tmp"
-    save_model(model if dtype is None else copy.deepcopy(model).to(dtype), str(tmp_weights))
-    tmp_config.write_text(json.dumps(config, indent=2) + "\n")
-    os.replace(tmp_weights, directory / WEIGHTS_NAME)
-    os.replace(tmp_config, directory / CONFIG_NAME)
+    try:
+        save_model(model if dtype is None else copy.deepcopy(model).to(dtype), str(tmp_weights))
+        tmp_config.write_text(json.dumps(config, indent=2) + "\n")
+        for tmp, name in ((tmp_weights, WEIGHTS_NAME), (tmp_config, CONFIG_NAME)):
+            fsync_file(tmp)
+            as_user_file(tmp)
+            os.replace(tmp, directory / name)
+        fsync_folder(directory)
+    except (OSError, RuntimeError) as e:  # safetensors reports a failed write as its own error
+        for tmp in (tmp_weights, tmp_config):
+            tmp.unlink(missing_ok=True)
+        raise RWAEError(
+            f"{directory}: could not write the model ({write_problem(e, directory / WEIGHTS_NAME)})"
+        ) from e
     return directory
 
 

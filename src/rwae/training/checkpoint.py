@@ -10,6 +10,7 @@ from pathlib import Path
 import torch
 
 from rwae.errors import RWAEError
+from rwae.files import fsync_folder, write_problem
 
 
 def rng_state() -> dict:
@@ -34,11 +35,27 @@ def _as_tuple(x):
 
 
 def save_atomic(obj: dict, path: Path) -> None:
-    """torch.save to a temporary file beside `path`, then rename: a crash never leaves half a file."""
+    """torch.save to a temporary file beside `path`, flushed to disk, then renamed over `path` (and
+    the folder flushed): a crash never leaves half a file, and a full disk leaves the last good
+    checkpoint as it was, with a message naming the path and the free space."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp")
-    torch.save(obj, tmp)
-    os.replace(tmp, path)
+    try:
+        with open(tmp, "wb") as f:
+            torch.save(obj, f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+        fsync_folder(path.parent)
+    except (OSError, RuntimeError) as e:  # torch reports a failed write as RuntimeError
+        tmp.unlink(missing_ok=True)
+        raise RWAEError(f"{path}: could not write the checkpoint ({write_problem(e, path)})") from e
+
+
+def remove_orphans(folder: Path) -> None:
+    """Delete temporary files a killed writer left behind (call only while holding the run lock)."""
+    for tmp in folder.glob(".*.tmp"):
+        tmp.unlink(missing_ok=True)
 
 
 def load(path: Path, map_location: str | torch.device = "cpu") -> dict:

@@ -4,6 +4,7 @@ while the other ranks wait, then they read the finished cache."""
 
 from __future__ import annotations
 
+import gc
 import random
 from collections.abc import Callable
 from pathlib import Path
@@ -87,8 +88,14 @@ def train(
     try:
         if config.train.reuse_memory and ctx.device.type == "cpu":
             reuse_freed_memory()  # a process-wide allocator setting, asked for by the config
-        return trainer_from_config(config, out, ctx=ctx, resume=resume, progress=progress).fit()
+        trainer = trainer_from_config(config, out, ctx=ctx, resume=resume, progress=progress)
+        summary = trainer.fit()
+        # DDP's reducer (and any gloo work it holds) goes before the process group does; left to
+        # the interpreter's exit, it is the likely cause of a rank that once aborted at exit
+        del trainer
+        return summary
     finally:
+        gc.collect()
         teardown(ctx)
 
 

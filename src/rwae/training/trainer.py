@@ -18,6 +18,7 @@ import contextlib
 import dataclasses
 import json
 import math
+import os
 import signal
 import sys
 import threading
@@ -41,6 +42,7 @@ from rwae.training import checkpoint
 from rwae.training.distributed import DistContext, gather_along_batch
 from rwae.training.metrics_log import MetricsLogger
 from rwae.training.quick_check import QuickCheck
+from rwae.training.run_lock import RunLock
 from rwae.training.sampler import ResumableBatchSampler
 
 CHECKPOINT_FORMAT = 1
@@ -107,24 +109,28 @@ class Trainer:
         self.config = ExperimentConfig(model.config, data_config or _describe(train_data), config)
         tc = config
         self.last_path = self.out / "checkpoints" / "last.pt"
-        state = None
-        if resume:
-            state = checkpoint.load(self.last_path)
-            if state.get("format_version") != CHECKPOINT_FORMAT:
-                raise RWAEError(
-                    f"{self.last_path}: checkpoint format {state.get('format_version')}, expected {CHECKPOINT_FORMAT}"
-                )
-        elif self.last_path.exists():
-            raise RWAEError(
-                f"{self.out} already holds a training run; pass --resume to continue it or choose another --out"
-            )
         self._check_data(train_data)
+        self.sampler = ResumableBatchSampler(
+            len(train_data),
+            tc.batch_size,
+            seed=tc.seed,
+            rank=ctx.rank,
+            world_size=ctx.world_size,
+        )
+        # a folder that exists may be another run's: lock it before reading or refusing anything
+        self.lock = self._lock_run_folder() if ctx.any(ctx.is_main and self.out.is_dir()) else None
+        try:
+            state = self._checkpoint_to_resume(resume)
+        except BaseException:
+            self.release()
+            raise
         if tc.channels_last and ctx.device.type in ("cpu", "cuda"):
             self.model.set_channels_last(True)
         self.optimizer = _adam(self.model.generator_parameters(), tc.optimizer)
         critic = self.model.critic_parameters()
         self.critic_optimizer = _adam(critic, tc.critic_optimizer) if critic else None
         self.step, self.epoch, self.batch_in_epoch = 0, 0, 0
+        self.window: dict = {"values": {}}  # the losses since the last metrics row
         # training cost over every session of the run (restored on resume): wall seconds and CPU
         # seconds of all processes (process time counts every thread)
         self.cost_before = {"wall_seconds": 0.0, "cpu_seconds": 0.0}
@@ -152,13 +158,6 @@ class Trainer:
             self.ddp = self.model
         if tc.compile:  # the training forward through torch.compile (the saved model is unchanged)
             self.ddp = torch.compile(self.ddp)
-        self.sampler = ResumableBatchSampler(
-            len(train_data),
-            tc.batch_size,
-            seed=tc.seed,
-            rank=ctx.rank,
-            world_size=ctx.world_size,
-        )
         self.loader = DataLoader(
             train_data,
             batch_sampler=self.sampler,
@@ -168,8 +167,10 @@ class Trainer:
             generator=torch.Generator().manual_seed(tc.seed + ctx.rank),
         )
         self.preview_x = None
+        if self.lock is None:  # a new folder: locked before anything is written into it
+            self.lock = self._lock_run_folder()
         if ctx.is_main:
-            self.out.mkdir(parents=True, exist_ok=True)
+            checkpoint.remove_orphans(self.last_path.parent)
             self.config.to_yaml(self.out / "config.yaml")
             self.quick_check = QuickCheck(
                 val_data if tc.judge_every else None, judge, self.out, tc.judge_sequences
@@ -208,6 +209,40 @@ class Trainer:
                 v.copy_(buffers[k])
         return unused
 
+    def _checkpoint_to_resume(self, resume: bool) -> dict | None:
+        """The state to resume from, or None for a new run; refuses to start over an old run."""
+        if not resume:
+            if self.last_path.exists():
+                raise RWAEError(
+                    f"{self.out} already holds a training run; pass --resume to continue it or "
+                    "choose another --out"
+                )
+            return None
+        state = checkpoint.load(self.last_path)
+        if state.get("format_version") != CHECKPOINT_FORMAT:
+            raise RWAEError(
+                f"{self.last_path}: checkpoint format {state.get('format_version')}, "
+                f"expected {CHECKPOINT_FORMAT}"
+            )
+        return state
+
+    def _lock_run_folder(self) -> RunLock | None:
+        """Rank 0 locks the run folder for the run's life; every rank learns if it was refused."""
+        lock, refused = None, None
+        if self.ctx.is_main:
+            try:
+                lock = RunLock(self.out)
+            except RWAEError as e:
+                refused = e
+        if self.ctx.any(refused is not None):
+            raise refused or RWAEError(f"{self.out}: rank 0 could not lock the run folder")
+        return lock
+
+    def release(self) -> None:
+        """Let go of the run folder (fit() does this when it returns or raises)."""
+        if self.lock is not None:
+            self.lock.release()
+
     def _restore(self, state: dict) -> None:
         self.model.load_state_dict(state["model"])
         self.optimizer.load_state_dict(state["optimizer"])
@@ -224,6 +259,14 @@ class Trainer:
             checkpoint.set_rng_state(rng[self.ctx.rank])
         else:  # a different number of processes: the run continues, but not bit-exactly
             torch.manual_seed(self.config.train.seed + 1 + self.ctx.rank + self.step)
+            if self.ctx.is_main:
+                print(
+                    f"rwae: warning: {self.last_path} was written by {len(rng)} process(es), this "
+                    f"run has {self.ctx.world_size}: it continues, but not bit-exactly as the "
+                    "uninterrupted run would have",
+                    file=sys.stderr,
+                )
+        self.window = state.get("log_window", {"values": {}})
 
     def cost(self) -> dict[str, float]:
         """Wall and CPU seconds spent on this run so far, all sessions and processes."""
@@ -250,6 +293,8 @@ class Trainer:
             "rng": rng,
             "world_size": self.ctx.world_size,
             "cost": self.cost(),
+            # the losses logged since the last metrics row: a resumed run logs the same rows
+            "log_window": self.window,
         }
         if self.critic_optimizer is not None:
             state["critic_optimizer"] = self.critic_optimizer.state_dict()
@@ -317,7 +362,14 @@ class Trainer:
         return values
 
     def fit(self) -> dict:
-        """Train to config.steps (from the checkpoint when resuming); returns the run's summary."""
+        """Train to config.steps (from the checkpoint when resuming); returns the run's summary.
+        The run folder's lock is released when it returns or raises."""
+        try:
+            return self._fit()
+        finally:
+            self.release()
+
+    def _fit(self) -> dict:
         tc, ctx = self.config.train, self.ctx
         finished = self.out / "train_summary.json"
         if self.step >= tc.steps and finished.is_file():
@@ -341,8 +393,10 @@ class Trainer:
             disable=(not self.progress or not ctx.is_main) or None,
         )
         start, seen = time.perf_counter(), 0
-        window: dict[str, list[float]] = {}
-        window_start, window_steps = time.perf_counter(), 0
+        # since the last metrics row: every loss value (also those before a resume), and the steps
+        # timed in this session
+        window = self.window["values"]
+        window_start, timed_steps = time.perf_counter(), 0
         last: dict[str, float] = {}
         try:
             while self.step < tc.steps:
@@ -352,19 +406,20 @@ class Trainer:
                     self.step += 1
                     self.batch_in_epoch += 1
                     seen += tc.batch_size
-                    window_steps += 1
+                    timed_steps += 1
                     for k, v in values.items():
                         window.setdefault(k, []).append(v)
                     if self.step % tc.log_every == 0 or self.step == tc.steps:
                         elapsed = time.perf_counter() - window_start
                         last = {k: sum(v) / len(v) for k, v in window.items()}
-                        last["seq_per_s"] = window_steps * tc.batch_size / max(elapsed, 1e-9)
+                        last["seq_per_s"] = timed_steps * tc.batch_size / max(elapsed, 1e-9)
                         if ctx.is_main:
                             self.metrics.log(self.step, {"epoch": self.epoch, **last})
                             bar.set_postfix(
                                 {k: f"{v:.3g}" for k, v in last.items() if k not in ("lr", "epoch")}
                             )
-                        window, window_start, window_steps = {}, time.perf_counter(), 0
+                        window.clear()
+                        window_start, timed_steps = time.perf_counter(), 0
                     bar.update(1)
                     if tc.sample_every and self.step % tc.sample_every == 0:
                         self._pictures()
@@ -385,7 +440,7 @@ class Trainer:
                         self.save_checkpoint()
                         raise TrainingInterrupted(
                             f"interrupted at step {self.step}; checkpoint written to {self.last_path}. "
-                            f"Continue with: rwae train --out {self.out} --resume"
+                            f"Continue with: {resume_command(self.out)}"
                         )
                     if self.step >= tc.steps:
                         break
@@ -421,6 +476,20 @@ class Trainer:
             (self.out / "train_summary.json").write_text(json.dumps(summary, indent=2) + "\n")
             self.metrics.close()
         return summary
+
+
+def resume_command(out: Path) -> str:
+    """The command that continues this run: under torchrun, the same launch (bit-exact resumes
+    need the same number of processes)."""
+    command = f"rwae train --out {out} --resume"
+    if "TORCHELASTIC_RUN_ID" not in os.environ:
+        return command
+    per_node = int(os.environ.get("LOCAL_WORLD_SIZE", "1"))
+    nodes = int(os.environ.get("WORLD_SIZE", "1")) // max(per_node, 1)
+    launch = f"torchrun --nnodes={nodes} --nproc-per-node={per_node}"
+    if nodes > 1:
+        launch += " (with the same rendezvous options)"
+    return f"{launch} -m {command}"
 
 
 def _describe(dataset: Dataset) -> DataConfig:
