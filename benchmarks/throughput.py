@@ -35,12 +35,14 @@ import torch
 REPO = Path(__file__).resolve().parents[1]
 PAPER, CPU = "sprites_rwae_mmd", "sprites_cpu"
 # Switches that make up "our default" and their plain-fp32 values (the reference way to run).
-PLAIN_FP32 = ["train.bf16=false", "train.channels_last=false", "train.reuse_memory=false"]
-# The modes measured: plain fp32, our default, and the default with each switch that is off by default.
+PLAIN_FP32 = ["train.precision=fp32", "train.channels_last=false", "train.reuse_memory=false"]
+# The modes measured: plain fp32, our default (train.precision=auto: the faster precision, measured
+# at start-up), the default with each precision forced, and with torch.compile.
 MODES = {
     "fp32": PLAIN_FP32,
     "default": [],
-    "default_bf16": ["train.bf16=true"],
+    "default_fp32": ["train.precision=fp32"],
+    "default_bf16": ["train.precision=bf16"],
     "default_compile": ["train.compile=true"],
 }
 
@@ -89,8 +91,9 @@ def work_train(preset: str, mode: str, repeats: int) -> dict:
         "first_step_seconds": warmup[0],
         "batch_size": batch,
         "switches": {
-            k: getattr(config.train, k)
-            for k in ("bf16", "channels_last", "reuse_memory", "compile")
+            **{k: getattr(config.train, k) for k in ("precision", "channels_last", "reuse_memory")},
+            "compile": config.train.compile,
+            "precision_chosen": trainer.precision["mode"],
         },
         "peak_rss_mb": peak_rss_mb(),
         "system_time_share": system_time_share(),
@@ -194,7 +197,48 @@ def work_roofline(repeats: int) -> dict:
     return {**gemm, "paper_step_gflop": counter.get_total_flops() / 1e9}
 
 
+def work_profile() -> dict:
+    """Where the paper-sized default step spends its time: torch.profiler's self CPU time per
+    operator, grouped into kinds (three steps after two warm-up steps, bf16 autocast)."""
+    from torch.profiler import ProfilerActivity, profile
+
+    from rwae.memory import reuse_freed_memory
+    from rwae.training import trainer_from_config
+
+    config = experiment(PAPER, ["train.judge_every=0", "train.sample_every=0"])
+    config.train.precision = "bf16"
+    reuse_freed_memory()
+    with tempfile.TemporaryDirectory() as out:
+        trainer = trainer_from_config(config, out, progress=False)
+        x = trainer.train_set.batch(list(range(config.train.batch_size)))["x"]
+        for _ in range(2):
+            trainer.train_step(x)
+        with profile(activities=[ProfilerActivity.CPU]) as prof:
+            for _ in range(3):
+                trainer.train_step(x)
+    kinds = {
+        "convolution": ("conv", "mkldnn_convolution"),
+        "lstm / rnn": ("lstm", "rnn", "_thnn_fused", "gru"),
+        "matrix multiply": ("addmm", "mm", "bmm", "matmul", "linear"),
+        "optimizer": ("adam", "_foreach", "lerp", "addcdiv", "addcmul"),
+        "batch norm": ("batch_norm", "native_batch_norm"),
+        "copies and casts": ("copy_", "to", "_to_copy", "contiguous", "clone", "cat", "stack"),
+    }
+    totals: dict[str, float] = {}
+    for event in prof.key_averages():
+        name = event.key.lower().removeprefix("aten::")
+        kind = next(
+            (k for k, keys in kinds.items() if any(w in name for w in keys)), "pointwise and other"
+        )
+        totals[kind] = totals.get(kind, 0.0) + event.self_cpu_time_total
+    whole = sum(totals.values())
+    return {
+        "self_cpu_share": {k: v / whole for k, v in sorted(totals.items(), key=lambda kv: -kv[1])}
+    }
+
+
 WORKERS = {
+    "profile": lambda a: work_profile(),
     "roofline": lambda a: work_roofline(a.repeats),
     "train": lambda a: work_train(a.preset, a.mode, a.repeats),
     "loader": lambda a: work_loader(a.repeats),
@@ -251,6 +295,11 @@ def markdown(r: dict) -> str:
             f"{r['cpu_preset_speedup_vs_fp32']:.2f}×",
         ),
         (
+            "Training step, paper size: default, precision forced to fp32",
+            f"{t[PAPER]['default_fp32']['seq_per_s']:.2f} seq/s",
+            f"{t[PAPER]['default_fp32']['seq_per_s'] / t[PAPER]['fp32']['seq_per_s']:.2f}×",
+        ),
+        (
             "Training step, paper size: default + bf16 autocast",
             f"{t[PAPER]['default_bf16']['seq_per_s']:.2f} seq/s",
             f"{t[PAPER]['default_bf16']['seq_per_s'] / t[PAPER]['fp32']['seq_per_s']:.2f}×",
@@ -286,9 +335,9 @@ def markdown(r: dict) -> str:
     ]
     rows.append(
         (
-            "Arithmetic rate of the paper-sized step (fp32 / default)",
+            "Arithmetic rate of the paper-sized step (plain fp32 / default)",
             f"{r['train_gflop_per_s_fp32']:.0f} / {r['train_gflop_per_s_default']:.0f} GFLOP/s",
-            f"{r['train_gflop_per_s_default'] / r['gemm_gflop_per_s_fp32']:.0%} of fp32 GEMM",
+            f"default: {r['default_share_of_bf16_gemm']:.0%} of the bf16 GEMM rate",
         )
     )
     rows.append(
@@ -308,6 +357,11 @@ def markdown(r: dict) -> str:
     )
     lines = ["| measurement | value | ratio |", "| --- | --- | --- |"]
     lines += [f"| {a} | {b} | {c} |" for a, b, c in rows]
+    shares = r["profile"]["self_cpu_share"]
+    lines.append(
+        "\nWhere the paper-sized bf16 step spends its CPU time (torch.profiler, self time by kind of "
+        "operator): " + ", ".join(f"{k} {v:.0%}" for k, v in shares.items()) + "."
+    )
     switches = ", ".join(f"{k}={v}" for k, v in t[PAPER]["default"]["switches"].items())
     lines.append(
         f"\nMedians over {r['repeats']} repeats after warm-up, {r['threads']} threads, "
@@ -336,7 +390,7 @@ def main() -> None:
         return
     repeats = args.repeats or (3 if args.quick else 7)
     rep = ["--repeats", str(repeats)]
-    measured = {PAPER: ("fp32", "default", "default_bf16"), CPU: tuple(MODES)}
+    measured = {PAPER: ("fp32", "default", "default_fp32", "default_bf16"), CPU: tuple(MODES)}
     train = {
         preset: {
             mode: run_worker("train", "--preset", preset, "--mode", mode, *rep) for mode in modes
@@ -347,6 +401,7 @@ def main() -> None:
     generation = run_worker("generation", *rep)
     evaluation = run_worker("eval")
     roofline = run_worker("roofline", *rep)
+    profiled = run_worker("profile")
     step_gflop = roofline["paper_step_gflop"]
     from rwae.provenance import provenance
 
@@ -371,6 +426,11 @@ def main() -> None:
         "paper_step_gflop": step_gflop,
         "train_gflop_per_s_fp32": step_gflop / train[PAPER]["fp32"]["step_seconds"],
         "train_gflop_per_s_default": step_gflop / train[PAPER]["default"]["step_seconds"],
+        "train_gflop_per_s_bf16": step_gflop / train[PAPER]["default_bf16"]["step_seconds"],
+        "default_share_of_bf16_gemm": step_gflop
+        / train[PAPER]["default"]["step_seconds"]
+        / roofline["gemm_gflop_per_s_bf16"],
+        "profile": profiled,
         **{k: v for k, v in roofline.items() if k.startswith("gemm_")},
         "train": train,
         "loader": loader,

@@ -21,6 +21,7 @@ def tiny_experiment(**sets) -> ExperimentConfig:
             "train.log_every": 1,
             "train.sample_every": 0,
             "train.checkpoint_every": 0,
+            "train.precision": "fp32",  # measured choices could differ between compared runs
         }
     )
     base.update(sets)

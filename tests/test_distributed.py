@@ -41,7 +41,7 @@ def test_two_processes_match_one_process_on_the_same_global_batch(tmp_path):
         "model.stochastic_encoder=false",
         "model.beta_static=0",
         "model.beta_dynamic=0",
-        "train.bf16=false",
+        "train.precision=fp32",
         "train.batch_size=16",
         "train.steps=5",
         "train.sample_every=0",

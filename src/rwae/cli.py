@@ -117,6 +117,7 @@ def _eval(args: argparse.Namespace) -> int:
         root=args.data_root,
         device=args.device,
         pictures=not args.no_pictures,
+        precision=args.precision,
     )
     for name, value in record["metrics"].items():
         print(f"{name:28s} {value['mean']:.4f} ± {value['std']:.4f}")
@@ -301,6 +302,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", default="cpu")
     p.add_argument("--data-root", default=None)
     p.add_argument("--overwrite", action="store_true", help="replace an existing results.json")
+    p.add_argument(
+        "--precision",
+        default="auto",
+        choices=("auto", "fp32", "bf16"),
+        help="auto (default): the faster on this machine, measured; recorded in results.json",
+    )
     p.add_argument("--no-pictures", action="store_true")
     p.set_defaults(func=_eval)
 

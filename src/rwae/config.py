@@ -181,7 +181,9 @@ class TrainConfig:
     schedule: str = "constant"  # constant | cosine | linear (each after `warmup_steps`)
     warmup_steps: int = 0
     grad_clip: float | None = 10.0
-    bf16: bool = False  # bf16 autocast: faster or slower depending on the CPU (README, benchmarks)
+    precision: str = (
+        "auto"  # auto: the faster of fp32 and bf16 autocast, measured at start-up | fp32 | bf16
+    )
     channels_last: bool = True
     reuse_memory: bool = True  # keep freed memory for reuse (glibc, CPU): no page faults per step
     compile: bool = False  # torch.compile the training forward; not faster on our CPU (README)
@@ -210,6 +212,7 @@ class TrainConfig:
             _check_optimizer(f"train.{name}", getattr(self, name))
         _choice("train.schedule", self.schedule, ("constant", "cosine", "linear"))
         _choice("train.device", self.device, ("auto", "cpu", "cuda"))
+        _choice("train.precision", self.precision, ("auto", "fp32", "bf16"))
         if self.grad_clip is not None:
             _positive("train.grad_clip", self.grad_clip)
         for name in ("log_every", "judge_sequences"):
@@ -311,6 +314,14 @@ def from_dict(cls: type, raw: dict, prefix: str = ""):
         raise ConfigError(f"{prefix.rstrip('.') or 'config'} must be a mapping, got {raw!r}")
     if cls is ModelConfig:
         raw = drop_retired_keys(raw, prefix)
+    if (
+        cls is TrainConfig and isinstance(raw, dict) and "bf16" in raw
+    ):  # the switch before precision
+        raw = dict(raw)
+        bf16 = raw.pop("bf16")
+        if not isinstance(bf16, bool):
+            raise ConfigError(f"{prefix}bf16 must be true or false, got {bf16!r}")
+        raw.setdefault("precision", "bf16" if bf16 else "fp32")
     hints = typing.get_type_hints(cls)
     fields = {f.name for f in dataclasses.fields(cls)}
     unknown = sorted(set(raw) - fields)

@@ -24,6 +24,17 @@ def git_commit(folder: str | os.PathLike = ".") -> str | None:
     return out.stdout.strip()
 
 
+def cpu_model() -> str:
+    """The processor's model name (Linux: /proc/cpuinfo), else what platform knows."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
 def command_line() -> str:
     argv0 = Path(sys.argv[0]).name if sys.argv else "python"
     return " ".join([argv0, *sys.argv[1:]])
@@ -38,6 +49,7 @@ def provenance(folder: str | os.PathLike = ".") -> dict:
         "python_version": platform.python_version(),
         "machine": {
             "processor": platform.machine(),
+            "cpu": cpu_model(),
             "threads": torch.get_num_threads(),
             "system": platform.system(),
         },

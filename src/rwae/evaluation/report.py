@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 from pathlib import Path
@@ -9,7 +10,9 @@ from pathlib import Path
 import torch
 
 from rwae import data as rwae_data
+from rwae import precision as arithmetic
 from rwae.data.dataset import fetch
+from rwae.data.paths import cache_dir
 from rwae.errors import RWAEError
 from rwae.evaluation.judge import SHIPPED, judge_dir, load_judge
 from rwae.evaluation.protocol import evaluate
@@ -109,7 +112,12 @@ def run_evaluation(
     root: str | None = None,
     device: str = "cpu",
     pictures: bool = True,
+    precision: str = "auto",
 ) -> dict:
+    """Evaluate a saved model (DESIGN.md §2) and write results.json and report.md into `out`.
+
+    precision: "fp32", "bf16" (autocast) or "auto": the faster of the two for encoding, decoding
+    and judging a batch, measured here (cached per machine), recorded in results.json."""
     model_dir = resolve_model_dir(model)
     if out is not None:
         out = Path(out)
@@ -136,9 +144,11 @@ def run_evaluation(
     if judge_name is not None:
         judge_model, judge_results = load_judge(judge_name)
         judge_model.to(device).set_channels_last(True)
-    results = evaluate(
-        rwae, test, judge_model, repeats=repeats, seed=seed, limit=limit, batch_size=batch_size
-    )
+    chosen = choose_precision(precision, rwae, judge_model, test, batch_size)
+    with arithmetic.autocast(chosen["mode"], rwae.device):
+        results = evaluate(
+            rwae, test, judge_model, repeats=repeats, seed=seed, limit=limit, batch_size=batch_size
+        )
     record = {
         "command": provenance()["command"],
         "model": str(model_dir),
@@ -167,6 +177,7 @@ def run_evaluation(
         "metrics": results["metrics"],
         "per_repeat": results["per_repeat"],
         "evaluation": {k: results[k] for k in ("num_sequences", "repeats", "elapsed_s")},
+        "precision": chosen,
         "provenance": provenance(),
     }
     out.mkdir(parents=True, exist_ok=True)
@@ -196,6 +207,31 @@ def run_evaluation(
                 drawn["judge_curves"] = path
     write_report(out, record, drawn)
     return record
+
+
+@torch.inference_mode()
+def choose_precision(wanted: str, model: RWAE, judge, data, batch_size: int) -> dict:
+    """The evaluation's precision: as asked, or with "auto" the faster of fp32 and bf16 autocast
+    on a real batch (encode, decode, judge)."""
+    if wanted not in ("auto", *arithmetic.MODES):
+        raise RWAEError(f"precision must be auto, fp32 or bf16, got {wanted!r}")
+    if wanted != "auto":
+        return {"mode": wanted, "chosen_by": "precision"}
+    x = fetch(data, list(range(min(batch_size, len(data)))))["x"].to(model.device)
+
+    def step(mode: str) -> None:
+        with arithmetic.autocast(mode, x.device):
+            post = model.encode(x)
+            recon = model.decode(post.static_mean, post.dynamic_mean, post.action)
+            if judge is not None:
+                judge.predict(recon, batch_size=batch_size)
+
+    def measure() -> dict[str, float]:
+        with torch.random.fork_rng(devices=[]):
+            return {m: arithmetic.median_seconds(lambda m=m: step(m)) for m in arithmetic.MODES}
+
+    key = arithmetic.cache_key("eval", dataclasses.asdict(model.config), tuple(x.shape), x.device)
+    return {**arithmetic.choose(key, measure, cache_dir() / "precision.json"), "chosen_by": "auto"}
 
 
 @torch.no_grad()

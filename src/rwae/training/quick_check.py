@@ -30,7 +30,8 @@ class QuickCheck:
             self.indices = spread_indices(len(data), sequences)
 
     @torch.no_grad()
-    def __call__(self, model: RWAE, step: int) -> dict[str, float]:
+    def __call__(self, model: RWAE, step: int, extra: dict | None = None) -> dict[str, float]:
+        """Score `model` at `step`; `extra` columns (e.g. the CPU seconds so far) go beside."""
         if not self.enabled:
             return {}
         was_training = model.training
@@ -41,9 +42,8 @@ class QuickCheck:
             codes = encode_all(model, self.data, self.indices, 32, self.judge)
             scores = evaluate_repeat(model, self.judge, codes, SEED, batch_size=32)
         model.train(was_training)
-        append_csv_row(
-            self.path, {"step": step, **{k: f"{v:.6g}" for k, v in sorted(scores.items())}}
-        )
+        row = {k: f"{v:.6g}" for k, v in sorted(scores.items())}
+        append_csv_row(self.path, {"step": step, **(extra or {}), **row})
         return scores
 
     def truncate_after(self, step: int) -> None:

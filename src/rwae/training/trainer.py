@@ -14,7 +14,6 @@ Run directory:
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import json
 import math
@@ -30,9 +29,11 @@ from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader, Dataset
 from tqdm.auto import tqdm
 
+from rwae import precision
 from rwae._version import __version__
 from rwae.config import DataConfig, ExperimentConfig, OptimizerConfig, TrainConfig
 from rwae.data.dataset import collate, fetch
+from rwae.data.paths import cache_dir
 from rwae.errors import RWAEError
 from rwae.evaluation.judge import Judge
 from rwae.models import RWAE
@@ -133,12 +134,15 @@ class Trainer:
         self.window: dict = {"values": {}}  # the losses since the last metrics row
         # training cost over every session of the run (restored on resume): wall seconds and CPU
         # seconds of all processes (process time counts every thread)
-        self.cost_before = {"wall_seconds": 0.0, "cpu_seconds": 0.0}
+        # (check_cpu_seconds: the part spent on quick checks and pictures, not on training)
+        self.cost_before = {"wall_seconds": 0.0, "cpu_seconds": 0.0, "check_cpu_seconds": 0.0}
         self.session_clock = (time.perf_counter(), time.process_time())
+        self.check_cpu_session = 0.0
         if state is not None:
             self._restore(state)
         else:
             torch.manual_seed(tc.seed + 1 + ctx.rank)  # training noise differs per rank
+        self.precision = self._choose_precision(state)
         if ctx.enabled:
             unused = self._parameters_without_gradient()
             self.ddp = DistributedDataParallel(
@@ -253,7 +257,7 @@ class Trainer:
             state["epoch"],
             state["batch_in_epoch"],
         )
-        self.cost_before = dict(state.get("cost", self.cost_before))  # older checkpoints: none
+        self.cost_before.update(state.get("cost", {}))  # older checkpoints: none
         rng = state["rng"]
         if len(rng) == self.ctx.world_size:
             checkpoint.set_rng_state(rng[self.ctx.rank])
@@ -269,15 +273,26 @@ class Trainer:
         self.window = state.get("log_window", {"values": {}})
 
     def cost(self) -> dict[str, float]:
-        """Wall and CPU seconds spent on this run so far, all sessions and processes."""
+        """Wall and CPU seconds spent on this run so far, all sessions and processes; of the CPU
+        seconds, `check_cpu_seconds` went to quick checks and pictures."""
         wall0, cpu0 = self.session_clock
-        cpu = sum(self.ctx.gather_objects(time.process_time() - cpu0))
+        cpu, check = zip(
+            *self.ctx.gather_objects((time.process_time() - cpu0, self.check_cpu_session)),
+            strict=True,
+        )
+        before = self.cost_before
         return {
-            "wall_seconds": round(
-                self.cost_before["wall_seconds"] + time.perf_counter() - wall0, 1
-            ),
-            "cpu_seconds": round(self.cost_before["cpu_seconds"] + cpu, 1),
+            "wall_seconds": round(before["wall_seconds"] + time.perf_counter() - wall0, 1),
+            "cpu_seconds": round(before["cpu_seconds"] + sum(cpu), 1),
+            "check_cpu_seconds": round(before.get("check_cpu_seconds", 0.0) + sum(check), 1),
         }
+
+    def training_cpu_seconds(self) -> float:
+        """This process's CPU seconds on training alone, all sessions (quick checks and pictures
+        left out; the whole run's in a single process)."""
+        before = self.cost_before
+        session = time.process_time() - self.session_clock[1] - self.check_cpu_session
+        return before["cpu_seconds"] - before.get("check_cpu_seconds", 0.0) + session
 
     def _state(self) -> dict:
         rng = self.ctx.gather_objects(checkpoint.rng_state())
@@ -295,6 +310,7 @@ class Trainer:
             "cost": self.cost(),
             # the losses logged since the last metrics row: a resumed run logs the same rows
             "log_window": self.window,
+            "precision": self.precision,
         }
         if self.critic_optimizer is not None:
             state["critic_optimizer"] = self.critic_optimizer.state_dict()
@@ -325,9 +341,34 @@ class Trainer:
             )
 
     def _autocast(self):
-        if not self.config.train.bf16:
-            return contextlib.nullcontext()
-        return torch.autocast(self.ctx.device.type, dtype=torch.bfloat16)
+        return precision.autocast(self.precision["mode"], self.ctx.device)
+
+    def _choose_precision(self, state: dict | None) -> dict:
+        """The precision of this run: as the config says; with `auto`, measured on rank 0 (and
+        shared) at the start of a run, and kept on resume so that a resumed run continues as it ran."""
+        wanted = self.config.train.precision
+        if state is not None and "precision" in state:
+            return state["precision"]
+        if wanted != "auto":
+            return {"mode": wanted, "chosen_by": "train.precision"}
+        choice = None
+        if self.ctx.is_main:
+            per_rank = self.config.train.batch_size // self.ctx.world_size
+            x = fetch(self.train_set, list(range(per_rank)))["x"].to(self.ctx.device)
+            key = precision.cache_key(
+                "train", dataclasses.asdict(self.config.model), tuple(x.shape), x.device
+            )
+            measure = lambda: precision.training_step_seconds(self.model, x)  # noqa: E731
+            choice = precision.choose(key, measure, cache_dir() / "precision.json")
+            choice["chosen_by"] = "auto"
+            verb = "cached measurement" if choice["cached"] else "measured"
+            print(
+                f"rwae: precision {choice['mode']} ({verb}: "
+                + ", ".join(f"{m} {s:.3f} s/step" for m, s in choice["seconds_per_step"].items())
+                + ")",
+                file=sys.stderr,
+            )
+        return self.ctx.gather_objects(choice)[0]
 
     def _request_stop(self, signum, frame) -> None:
         self.stop_requested = True
@@ -421,11 +462,13 @@ class Trainer:
                         window.clear()
                         window_start, timed_steps = time.perf_counter(), 0
                     bar.update(1)
+                    check_start = time.process_time()
                     if tc.sample_every and self.step % tc.sample_every == 0:
                         self._pictures()
                     if tc.judge_every and self.step % tc.judge_every == 0 and ctx.is_main:
+                        spent = {"train_cpu_seconds": round(self.training_cpu_seconds(), 1)}
                         with self._autocast():
-                            scores = self.quick_check(self.model, self.step)
+                            scores = self.quick_check(self.model, self.step, spent)
                         shown = {
                             k: scores[k] for k in ("action_acc", "attribute_acc") if k in scores
                         }
@@ -434,6 +477,7 @@ class Trainer:
                                 f"step {self.step}: "
                                 + ", ".join(f"{k} {v:.3f}" for k, v in shown.items())
                             )
+                    self.check_cpu_session += time.process_time() - check_start
                     if tc.checkpoint_every and self.step % tc.checkpoint_every == 0:
                         self.save_checkpoint(keep_step_file=True)
                     if ctx.any(self.stop_requested):
@@ -469,6 +513,7 @@ class Trainer:
                 "seconds_this_session": round(time.perf_counter() - start, 2),
                 "world_size": ctx.world_size,
                 "cost_all_sessions": cost,
+                "precision": self.precision,
                 "final_losses": last,
                 "config": dataclasses.asdict(self.config),
                 **provenance(),
