@@ -306,22 +306,30 @@ def _check_type(path: str, value: Any, annotation: Any) -> Any:
     return value
 
 
+def precision_from_bf16(raw: dict, prefix: str = "train.") -> dict:
+    """A train section with the switch `bf16: true|false` (before `precision`) as `precision`."""
+    if "bf16" not in raw:
+        return raw
+    raw = dict(raw)
+    bf16 = raw.pop("bf16")
+    if not isinstance(bf16, bool):
+        raise ConfigError(f"{prefix}bf16 must be true or false, got {bf16!r}")
+    raw.setdefault("precision", "bf16" if bf16 else "fp32")
+    return raw
+
+
+# Sections whose older keys are read into today's before the keys are checked.
+OLD_KEYS: dict[type, Any] = {ModelConfig: drop_retired_keys, TrainConfig: precision_from_bf16}
+
+
 def from_dict(cls: type, raw: dict, prefix: str = ""):
     """Build dataclass `cls` from a dict; unknown keys and wrong types raise ConfigError."""
     if raw is None:
         raw = {}
     if not isinstance(raw, dict):
         raise ConfigError(f"{prefix.rstrip('.') or 'config'} must be a mapping, got {raw!r}")
-    if cls is ModelConfig:
-        raw = drop_retired_keys(raw, prefix)
-    if (
-        cls is TrainConfig and isinstance(raw, dict) and "bf16" in raw
-    ):  # the switch before precision
-        raw = dict(raw)
-        bf16 = raw.pop("bf16")
-        if not isinstance(bf16, bool):
-            raise ConfigError(f"{prefix}bf16 must be true or false, got {bf16!r}")
-        raw.setdefault("precision", "bf16" if bf16 else "fp32")
+    if cls in OLD_KEYS:
+        raw = OLD_KEYS[cls](raw, prefix)
     hints = typing.get_type_hints(cls)
     fields = {f.name for f in dataclasses.fields(cls)}
     unknown = sorted(set(raw) - fields)

@@ -47,9 +47,15 @@ def median_seconds(step: Callable[[], None]) -> float:
     return statistics.median(times)
 
 
+def seconds_per_mode(step: Callable[[str], None], device: torch.device) -> dict[str, float]:
+    """Median seconds of `step(mode)` for each mode; the RNG streams are left as they were."""
+    with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
+        return {mode: median_seconds(lambda m=mode: step(m)) for mode in MODES}
+
+
 def training_step_seconds(model: nn.Module, x: torch.Tensor) -> dict[str, float]:
     """Median seconds of a training step (forward + backward) in each mode, on a copy of `model`:
-    its weights, buffers and the RNG streams are left as they were."""
+    its weights and buffers are left as they were."""
     probe = copy.deepcopy(model).train()
 
     def step(mode: str) -> None:
@@ -58,8 +64,7 @@ def training_step_seconds(model: nn.Module, x: torch.Tensor) -> dict[str, float]
         (out.loss + out.critic_loss).backward()
         probe.zero_grad(set_to_none=True)
 
-    with torch.random.fork_rng(devices=[x.device] if x.device.type == "cuda" else []):
-        return {mode: median_seconds(lambda m=mode: step(m)) for mode in MODES}
+    return seconds_per_mode(step, x.device)
 
 
 def cache_key(job: str, model_config: dict, batch_shape: tuple[int, ...], device) -> dict:

@@ -227,8 +227,7 @@ def choose_precision(wanted: str, model: RWAE, judge, data, batch_size: int) -> 
                 judge.predict(recon, batch_size=batch_size)
 
     def measure() -> dict[str, float]:
-        with torch.random.fork_rng(devices=[]):
-            return {m: arithmetic.median_seconds(lambda m=m: step(m)) for m in arithmetic.MODES}
+        return arithmetic.seconds_per_mode(step, x.device)
 
     key = arithmetic.cache_key("eval", dataclasses.asdict(model.config), tuple(x.shape), x.device)
     return {**arithmetic.choose(key, measure, cache_dir() / "precision.json"), "chosen_by": "auto"}

@@ -284,7 +284,7 @@ class Trainer:
         return {
             "wall_seconds": round(before["wall_seconds"] + time.perf_counter() - wall0, 1),
             "cpu_seconds": round(before["cpu_seconds"] + sum(cpu), 1),
-            "check_cpu_seconds": round(before.get("check_cpu_seconds", 0.0) + sum(check), 1),
+            "check_cpu_seconds": round(before["check_cpu_seconds"] + sum(check), 1),
         }
 
     def training_cpu_seconds(self) -> float:
@@ -292,7 +292,7 @@ class Trainer:
         left out; the whole run's in a single process)."""
         before = self.cost_before
         session = time.process_time() - self.session_clock[1] - self.check_cpu_session
-        return before["cpu_seconds"] - before.get("check_cpu_seconds", 0.0) + session
+        return before["cpu_seconds"] - before["check_cpu_seconds"] + session
 
     def _state(self) -> dict:
         rng = self.ctx.gather_objects(checkpoint.rng_state())
