@@ -1,7 +1,7 @@
 """Time to quality: the CPU time the CPU preset needs before its validation quick check first reads
 action_acc >= 0.99 and attribute_acc >= 0.90 together.
 
-    python benchmarks/time_to_quality.py NAME [--set key=value ...] [--max-steps 8000]
+    python benchmarks/time_to_quality.py NAME [--set key=value ...] [--max-steps 8000] [--max-cpu-hours H]
     python benchmarks/time_to_quality.py --render docs/performance.md   # the table of every result
 
 Trains configs/sprites_cpu.yaml (with the overrides) from scratch into runs/time_to_quality/NAME,
@@ -54,6 +54,9 @@ def main() -> None:
     parser.add_argument("--render", metavar="DOC", help="write the table of all results into DOC")
     parser.add_argument("--set", nargs="*", default=[], help="overrides of the CPU preset")
     parser.add_argument("--max-steps", type=int, default=8000)
+    parser.add_argument(
+        "--max-cpu-hours", type=float, help="stop at the first check past this training CPU time"
+    )
     parser.add_argument("--runs", default=str(REPO / "runs" / "time_to_quality"))
     args = parser.parse_args()
     if args.render:
@@ -82,8 +85,10 @@ def main() -> None:
         proc = subprocess.Popen(cmd)
         while proc.poll() is None:
             time.sleep(5)
-            hit = next((r for r in read_curve(run) if reached(r)), None)
-            if hit is not None:
+            curve = read_curve(run)
+            hit = next((r for r in curve if reached(r)), None)
+            spent = curve[-1]["train_cpu_seconds"] / 3600 if curve else 0.0
+            if hit is not None or (args.max_cpu_hours and spent >= args.max_cpu_hours):
                 proc.send_signal(signal.SIGTERM)  # the trainer writes a checkpoint and exits
                 proc.wait()
         if hit is None and proc.returncode not in (0, 130):
