@@ -28,6 +28,8 @@ SPRITES_KEYS = {
     "gen_inception_score",
     "gen_h_y_given_x",
     "gen_h_y",
+    "gen_action_consistency",
+    "gen_attribute_confidence",
     "recon_mse",
 }
 
@@ -50,6 +52,32 @@ def test_shipped_sprites_judge_meets_its_bar():
     scores = score_judge(judge, subset)
     assert set(scores) == {f"accuracy.{k}" for k in ("action", "body", "bottom", "top", "hair")}
     assert min(scores.values()) >= 0.99
+
+
+def test_generation_consistency_tells_one_action_from_two():
+    """Real sequences keep their action from one half to the other; splicing the first half of one
+    sequence to the second half of another with a different action breaks it."""
+    from rwae import data
+    from rwae.evaluation.protocol import generation_scores
+
+    judge, _ = load_judge("sprites")
+    test = data.load("sprites", "test")
+    items = [test[i] for i in range(0, 90, 5)]  # one character's actions and more
+    x = torch.stack([it["x"] for it in items])
+    action = torch.tensor([it["action"] for it in items])
+    other = torch.roll(torch.arange(len(items)), 1)
+    spliced = torch.cat([x[:, :4], x[other, 4:]], 1)
+    scores = {}
+    for name, video in (("real", x), ("spliced", spliced)):
+        judged = judge.predict(video)
+        judged.update({f"first_half.{k}": v for k, v in judge.predict(video[:, :4]).items()})
+        judged.update({f"second_half.{k}": v for k, v in judge.predict(video[:, 4:]).items()})
+        scores[name] = generation_scores(judged, judge, "action")
+    differs = float((action != action[other]).float().mean())
+    assert scores["real"]["gen_action_consistency"] == 1.0
+    assert scores["spliced"]["gen_action_consistency"] <= 1.0 - differs + 1e-6
+    assert differs > 0.5
+    assert 0.9 <= scores["real"]["gen_attribute_confidence"] <= 1.0
 
 
 def test_eval_writes_results_and_report(sprites_run, tmp_path):

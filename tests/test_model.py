@@ -142,6 +142,30 @@ def test_dynamic_penalty_reaches_encoder_and_prior():
     assert model.inference.dynamic_head.linear.weight.grad.abs().sum() > 0
 
 
+@pytest.mark.parametrize("stochastic", [True, False])
+def test_prior_fitted_by_likelihood_trains_the_prior_alone(stochastic):
+    """prior_fit=likelihood: the dynamic penalty trains the encoder but not the prior; the prior's
+    likelihood term trains the prior but not the encoder."""
+    torch.manual_seed(0)
+    model = RWAE(tiny_model_config(prior_fit="likelihood", stochastic_encoder=stochastic))
+    out = model(batch(model.config))
+    c = model.config
+    rest = (
+        out.recon_loss + c.beta_static * out.static_penalty + c.beta_dynamic * out.dynamic_penalty
+    )
+    assert float(out.loss) == pytest.approx(float(rest + out.prior_nll), rel=1e-5)
+    prior, encoder = model.generative.prior_head.linear.weight, model.inference.dynamic_head
+    out.dynamic_penalty.backward(retain_graph=True)
+    assert prior.grad is None or prior.grad.abs().sum() == 0
+    assert encoder.linear.weight.grad.abs().sum() > 0
+    model.zero_grad(set_to_none=True)
+    out.prior_nll.backward()
+    assert prior.grad.abs().sum() > 0
+    assert all(p.grad is None for p in model.inference.parameters())
+    with pytest.raises(ConfigError, match="prior_fit"):
+        tiny_model_config(prior_fit="likelihood", dynamic_penalty="kl", static_penalty="kl")
+
+
 def test_wrong_input_shape_is_a_clear_error():
     model = RWAE(tiny_model_config())
     with pytest.raises(RWAEError, match=r"expected input of shape \(B, T, 3, 64, 64\)"):

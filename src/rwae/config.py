@@ -62,6 +62,9 @@ class ModelConfig:
     # frame differs from that mean (images: shapes, no colours), own encoder
     static_kl_warm_beta: float = 0.0  # a per-sample KL price on z^c for the first
     static_kl_warm_steps: int = 0  # static_kl_warm_steps steps (sends the motion to z^m first)
+    prior_fit: str = "penalty"  # what trains the dynamic prior's parameters ψ: penalty (the
+    # dynamic D, Fig. 1) | likelihood: the teacher-forced likelihood of the posterior's codes, with
+    # no gradient into the encoder (which keeps its D); the KL(aggregate posterior || prior) choice
 
     def __post_init__(self) -> None:
         if len(self.frame_shape) not in (1, 3):
@@ -80,6 +83,7 @@ class ModelConfig:
         _choice("model.recon_loss", self.recon_loss, ("mse", "bce"))
         _choice("model.decoder", self.decoder, ("lstm", "frame"))
         _choice("model.dynamic_input", self.dynamic_input, DYNAMIC_INPUTS)
+        _choice("model.prior_fit", self.prior_fit, ("penalty", "likelihood"))
         if self.dynamic_input == "residual_mask" and len(self.frame_shape) != 3:
             raise ConfigError("model.dynamic_input=residual_mask needs image frames [C, H, W]")
         for name in ("conv_width", "frame_dim", "hidden_dim", "static_dim", "dynamic_dim"):
@@ -89,6 +93,11 @@ class ModelConfig:
         _at_least("model.static_kl_warm_steps", self.static_kl_warm_steps, 0)
         if self.num_actions is not None:
             _at_least("model.num_actions", self.num_actions, 2)
+        if self.prior_fit == "likelihood" and self.dynamic_penalty == "kl":
+            raise ConfigError(
+                "model.prior_fit: likelihood is for the mmd and gan penalties (the kl penalty "
+                "already fits the prior by likelihood); use prior_fit: penalty"
+            )
         if not self.stochastic_encoder and "kl" in (self.static_penalty, self.dynamic_penalty):
             raise ConfigError(
                 "model: the kl penalty needs a Gaussian encoder (model.stochastic_encoder: true)"

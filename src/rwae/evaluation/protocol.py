@@ -9,6 +9,8 @@ Per repeat r (generator seeded with seed + r), on the test sequences:
 - swap (static of x1, dynamics of x2 = a random permutation of x1): `swap_<dynamic>_acc`,
   `swap_attribute_acc` / `swap_<static>_acc`;
 - unconditional samples: `gen_inception_score`, `gen_h_y_given_x`, `gen_h_y`;
+  `gen_action_consistency` (the judged action of each sample's first half against its second half)
+  and `gen_attribute_confidence` (the judge's mean top probability on the static labels);
 - `recon_mse` (posterior means, per element); the judge on those reconstructions, `recon_<label>_acc`
   / `recon_attribute_acc` (what the decoder draws at all: a ceiling for both directions above);
   with an action code, `action_cluster_acc` (Hungarian).
@@ -69,15 +71,42 @@ def judge_generated(
     dynamic: torch.Tensor,
     action: torch.Tensor | None,
     batch_size: int,
+    halves: bool = False,
 ) -> dict[str, torch.Tensor]:
-    """Decode codes in batches and let the judge score each batch (nothing large is kept)."""
+    """Decode codes in batches and let the judge score each batch (nothing large is kept). With
+    `halves`, the sequence heads also judge each half of every sequence on its own
+    (`first_half.<head>`, `second_half.<head>`)."""
     parts: dict[str, list[torch.Tensor]] = {}
     for start in range(0, len(static), batch_size):
         sl = slice(start, start + batch_size)
         x = model.decode(static[sl], dynamic[sl], None if action is None else action[sl])
-        for k, v in judge.predict(x, batch_size=batch_size).items():
-            parts.setdefault(k, []).append(v.cpu())
+        views = {"": x}
+        if halves:
+            middle = x.shape[1] // 2
+            views.update({"first_half.": x[:, :middle], "second_half.": x[:, middle:]})
+        for prefix, view in views.items():
+            for k, v in judge.predict(view, batch_size=batch_size).items():
+                if prefix and k not in judge.config.sequence_heads:
+                    continue
+                parts.setdefault(prefix + k, []).append(v.cpu())
     return {k: torch.cat(v) for k, v in parts.items()}
+
+
+def generation_scores(judged: dict[str, torch.Tensor], judge: Judge, dynamic_class: str) -> dict:
+    """Of unconditional samples judged with halves: IS, H(y|x), H(y) of the dynamic class; how often
+    the judged class of a sample's first half agrees with its second half (`gen_<class>_consistency`;
+    1.0 on real Sprites); the judge's mean confidence (top probability) on the static labels
+    (`gen_attribute_confidence`: do z^c ~ N(0, I) decode to characters the judge recognises?)."""
+    out = {f"gen_{k}": v for k, v in metrics.inception_scores(judged[dynamic_class]).items()}
+    first = judged[f"first_half.{dynamic_class}"].argmax(-1)
+    second = judged[f"second_half.{dynamic_class}"].argmax(-1)
+    out[f"gen_{dynamic_class}_consistency"] = float((first == second).float().mean())
+    static = [k for k in judge.config.static_labels if k in judge.config.sequence_heads]
+    if static:
+        top = torch.stack([judged[k].max(-1).values for k in static])  # (labels, N)
+        name = "attribute" if len(static) > 1 else static[0]
+        out[f"gen_{name}_confidence"] = float(top.mean())
+    return out
 
 
 def _label_targets(codes: dict[str, torch.Tensor], name: str) -> torch.Tensor:
@@ -178,10 +207,8 @@ def evaluate_repeat(
         a = model.generative.sample_actions(n, g)
         z_c = model.generative.sample_static(n, g)
         z_m = sample_dynamics_batched(model, n, length, a, g, batch_size)
-        judged = judge_generated(model, judge, z_c, z_m, a, batch_size)
-        results.update(
-            {f"gen_{k}": v for k, v in metrics.inception_scores(judged[dynamic_class]).items()}
-        )
+        judged = judge_generated(model, judge, z_c, z_m, a, batch_size, halves=True)
+        results.update(generation_scores(judged, judge, dynamic_class))
     return results
 
 

@@ -22,6 +22,15 @@ def kl_normal(
     return kl.sum(-1)
 
 
+def gaussian_cross_entropy(
+    mu_q: torch.Tensor, logvar_q: torch.Tensor | None, mu_p: torch.Tensor, logvar_p: torch.Tensor
+) -> torch.Tensor:
+    """E_{z ~ N(mu_q, e^logvar_q)}[-log N(z; mu_p, e^logvar_p)] summed over the last dim, in nats
+    (the part of KL(q || p) that p controls); logvar_q None: the point z = mu_q."""
+    spread = (mu_q - mu_p) ** 2 + (0.0 if logvar_q is None else logvar_q.exp())
+    return 0.5 * (math.log(2 * math.pi) + logvar_p + spread / logvar_p.exp()).sum(-1)
+
+
 def categorical_information_penalty(logits: torch.Tensor) -> torch.Tensor:
     """KL(mean_x q(a|x) || uniform) + mean_x H(q(a|x)) for logits (B, A): minimising it maximises I(x; a)."""
     log_q = torch.log_softmax(logits.float(), -1)

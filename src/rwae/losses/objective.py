@@ -2,6 +2,7 @@
 
 L = Σ_t c(x_t, x̂_t) + β_c · D(Q(z^c), P(z^c)) + β_m · Σ_t D(Q(z^m_t | z^m_<t), P(z^m_t | z^m_<t))
     [+ β_a · D_a]  [+ the warm-phase KL price on z^c]
+    [+ Σ_t E_q[-log p(z^m_t | z^m_<t)] with prior_fit=likelihood: trains the prior ψ alone]
 
 D is `mmd`, `gan` (latent discriminators, trained by `critic_loss`) or `kl` (the DSVAE baseline).
 """
@@ -18,7 +19,11 @@ from torch import nn
 
 from rwae.config import ModelConfig
 from rwae.losses.critic import LatentCritic
-from rwae.losses.gaussian import categorical_information_penalty, kl_normal
+from rwae.losses.gaussian import (
+    categorical_information_penalty,
+    gaussian_cross_entropy,
+    kl_normal,
+)
 from rwae.losses.mmd import mmd
 
 if TYPE_CHECKING:
@@ -36,6 +41,9 @@ class RWAEOutput:
     static_penalty: torch.Tensor
     dynamic_penalty: torch.Tensor
     action_penalty: torch.Tensor
+    prior_nll: (
+        torch.Tensor
+    )  # the dynamic prior's teacher-forced NLL (zero unless prior_fit=likelihood)
     x_recon: torch.Tensor  # (B, T, ...): images in [0, 1], features as they are
     posterior: EncoderOutput
     dynamic_prior_sample: torch.Tensor  # (B, T, dm): ẑ^m_t drawn from p(z^m_t | posterior z^m_<t)
@@ -158,6 +166,12 @@ class Objective(nn.Module):
         terms = {"recon": recon, "static": static_pen, "dynamic": dynamic_pen}
         if c.num_actions:
             terms["action"] = action_pen
+        prior_nll = zero
+        if c.prior_fit == "likelihood":  # trains ψ only: the posterior's side is detached
+            logvar = post.dynamic_logvar.detach() if c.stochastic_encoder else None
+            nll = gaussian_cross_entropy(post.dynamic_mean.detach(), logvar, prior_mu, prior_logvar)
+            prior_nll = terms["prior_nll"] = nll.sum(1).mean()  # nats per sequence
+            loss = loss + prior_nll
         if self.static_kl_weight > 0:  # the warm phase's price on z^c, nats per sequence
             terms["static_kl"] = kl_normal(post.static_mean, post.static_logvar).mean()
             loss = loss + self.static_kl_weight * terms["static_kl"]
@@ -172,6 +186,7 @@ class Objective(nn.Module):
             static_penalty=static_pen,
             dynamic_penalty=dynamic_pen,
             action_penalty=action_pen,
+            prior_nll=prior_nll,
             x_recon=torch.sigmoid(logits.float()) if c.is_image else logits.float(),
             posterior=post,
             dynamic_prior_sample=prior_z,

@@ -41,9 +41,18 @@ class RWAE(nn.Module):
     def forward(self, x: torch.Tensor) -> RWAEOutput:
         """One training pass over x (B, T, ...): every loss term of DESIGN.md §1.3."""
         post = self.encode(x)
-        # The prior, teacher-forced on the posterior's codes z^m_<t, gives p(z^m_t | z^m_<t).
-        prior_mu, prior_logvar, _ = self.generative.prior(previous_codes(post.dynamic), post.action)
+        # The prior, teacher-forced on the posterior's codes z^m_<t, gives p(z^m_t | z^m_<t). Fitted
+        # by likelihood, it sees the codes without gradient and its samples give the encoder's D
+        # no gradient into ψ.
+        by_likelihood = self.config.prior_fit == "likelihood"
+        z_dynamic, action = post.dynamic, post.action
+        if by_likelihood:
+            z_dynamic = z_dynamic.detach()
+            action = None if action is None else action.detach()
+        prior_mu, prior_logvar, _ = self.generative.prior(previous_codes(z_dynamic), action)
         prior_z = reparameterize(prior_mu, prior_logvar)
+        if by_likelihood:
+            prior_z = prior_z.detach()
         logits = self.generative.decode_logits(post.static, post.dynamic, post.action)
         return self.objective(x, logits, post, prior_mu, prior_logvar, prior_z)
 
