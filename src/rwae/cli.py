@@ -127,15 +127,43 @@ def _eval(args: argparse.Namespace) -> int:
     return 0
 
 
+def _encode(args: argparse.Namespace) -> int:
+    from rwae import data
+    from rwae.codes import encode_dataset, save_codes
+    from rwae.models import RWAE
+
+    model = RWAE.from_pretrained(args.model)
+    builtin = args.data in data.DATASETS
+    split = args.split or ("test" if builtin else "all")
+    dataset = data.load(args.data, split, args.data_root, **parse_options(args.option))
+    codes = encode_dataset(model, dataset, batch_size=args.batch_size)
+    out = save_codes(args.out, codes)
+    shapes = ", ".join(f"{k} {v.shape}" for k, v in codes.items())
+    print(f"wrote {out}: {len(codes['static'])} sequences of {args.data} ({split}); {shapes}")
+    return 0
+
+
 def _swap(args: argparse.Namespace) -> int:
     from rwae.data.dataset import fetch
     from rwae.evaluation.report import load_eval_set
     from rwae.models import RWAE
     from rwae.models.pretrained import resolve_model_dir
-    from rwae.pictures import save_swap
+    from rwae.pictures import save_samples, save_swap
 
     model_dir = resolve_model_dir(args.model)
     model = RWAE.from_pretrained(model_dir)
+    if (args.static is None) != (args.dynamics is None):
+        raise RWAEError("swap: pass both --static A and --dynamics B (or neither, for a grid)")
+    if args.static is not None:
+        from rwae.codes import read_sequence
+
+        if not model.config.is_image:
+            raise RWAEError("swap --static/--dynamics reads image sequences; this model is audio")
+        a = read_sequence(args.static, model.config.frame_shape)
+        b = read_sequence(args.dynamics, model.config.frame_shape)
+        out = save_samples(model.eval().swap(a[None], b[None]), args.out, columns=1)
+        print(f"wrote {out}: the look of {args.static} with the motion of {args.dynamics}")
+        return 0
     _, _, test = load_eval_set(model_dir, args.dataset, args.data_root)
     picks = pick_indices(len(test), args.count, args.seed)
     out = save_swap(model, fetch(test, picks)["x"], args.out)
@@ -312,12 +340,33 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_eval)
 
     p = commands.add_parser(
-        "swap", help="swap grid: static codes in rows, dynamics in columns (.png or .gif)"
+        "encode",
+        help="posterior means of z^c and z^m (and names, labels) of every sequence, to a .npz",
+    )
+    _add_model_args(p)
+    p.add_argument(
+        "data", help="sprites | smmnist | fsdd | timit, or a path (.npy, .npz, folder of GIFs)"
+    )
+    p.add_argument("--out", required=True, help="codes.npz")
+    p.add_argument(
+        "--split", default=None, help="default: test for a built-in dataset, all for a path"
+    )
+    p.add_argument("--data-root", default=None)
+    p.add_argument("--option", nargs="*", default=[], metavar="KEY=VALUE", help="dataset options")
+    p.add_argument("--batch-size", type=int, default=64)
+    p.set_defaults(func=_encode)
+
+    p = commands.add_parser(
+        "swap",
+        help="A's look with B's motion (--static A --dynamics B), or a grid of test sequences: "
+        "static codes in rows, dynamics in columns",
     )
     _add_model_args(p)
     p.add_argument(
         "--out", required=True, help="swap.png (animation strips) or swap.gif (animated)"
     )
+    p.add_argument("--static", default=None, help="the look: a .gif, frame folder or .npy")
+    p.add_argument("--dynamics", default=None, help="the motion: a .gif, frame folder or .npy")
     p.add_argument("--dataset", default=None)
     p.add_argument("--count", type=int, default=4, help="sequences per side")
     p.add_argument("--seed", type=int, default=0)

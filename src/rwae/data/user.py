@@ -92,7 +92,7 @@ def _read_array_file(path: Path) -> tuple[np.ndarray, dict[str, np.ndarray]]:
     return x, arrays
 
 
-def _read_gif(path: Path) -> np.ndarray:
+def read_gif(path: Path) -> np.ndarray:
     try:
         with Image.open(path) as im:
             return np.stack([np.asarray(f.convert("RGB")) for f in ImageSequence.Iterator(im)])
@@ -100,7 +100,7 @@ def _read_gif(path: Path) -> np.ndarray:
         raise DataError(f"{path}: not a readable GIF ({e})") from e
 
 
-def _read_frame_folder(path: Path) -> np.ndarray:
+def read_frame_folder(path: Path) -> np.ndarray:
     files = sorted(p for p in path.iterdir() if p.suffix.lower() in FRAME_SUFFIXES)
     if not files:
         raise DataError(f"{path}: no frames (expected {', '.join(FRAME_SUFFIXES)} files)")
@@ -147,7 +147,7 @@ def _decode_folder(
         return final, names
     sequences = []
     for p in tqdm(items, desc=folder.name, unit="seq", disable=None):
-        seq = _read_gif(p) if p.is_file() else _read_frame_folder(p)
+        seq = read_gif(p) if p.is_file() else read_frame_folder(p)
         if sequences and seq.shape[1:] != sequences[0].shape[1:]:
             raise DataError(
                 f"{p}: frames are {seq.shape[2]}x{seq.shape[1]}, expected {sequences[0].shape[2]}x{sequences[0].shape[1]} like {items[0]}"
@@ -254,6 +254,8 @@ def load(
     else:
         raise DataError(f"{path}: no such file or folder (and not a built-in dataset name)")
     layout, info = check_sequences(x, str(path))
+    if names is not None:
+        info.extra["names"] = names  # of every sequence (GIF or frame folder), in array order
     label_arrays = check_labels(found, len(x), str(path))
     if labels is not None:
         label_arrays.update(read_labels(Path(labels), len(x), names))
