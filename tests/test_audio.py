@@ -26,19 +26,34 @@ def test_fsdd_split_and_labels():
     np.testing.assert_allclose(frames.std(0), 1, atol=1e-2)
 
 
-def test_timit_split_by_sentence_and_labels():
-    train, test = data.load("timit", "train_full"), data.load("timit", "test")
+def test_timit_split_by_speaker_and_labels():
+    """Test speakers are never heard in training; val comes from the training speakers' sentences."""
+    train, val, test = (data.load("timit", split) for split in ("train", "val", "test"))
+    speakers = train.info.extra["speakers"]
+    heard = set(train.labels["speaker"]) | set(val.labels["speaker"])
+    assert len(heard) == 10 and not heard & set(test.labels["speaker"])
+    assert sorted(speakers[s].split("-")[0] for s in set(test.labels["speaker"])) == sorted(
+        ["dr6", "dr6", "dr7", "dr7", "dr8", "dr8"]
+    )
+    assert set(val.labels["speaker"]) <= set(train.labels["speaker"])
+    assert not set(val.labels["utterance"]) & set(train.labels["utterance"])
+    assert set(test.labels["gender"]) == {0, 1} and set(train.labels["dialect"]) == set(range(5))
+    utterances = [len(set(d.labels["utterance"])) for d in (train, val, test)]
+    assert sum(utterances) == 160  # the SPHERE file read too
+    # several windows per utterance, all T frames long
+    assert len(train) > len(set(train.labels["utterance"]))
+    assert train[0]["x"].shape == (32, 64)
+
+
+def test_timit_split_by_sentence_is_closed_set():
+    train = data.load("timit", "train_full", split_by="sentence")
+    test = data.load("timit", "test", split_by="sentence")
     sentences = train.info.extra["sentences"]
     assert all(sentences[s].startswith("sx") for s in set(test.labels["sentence"]))
     assert not any(sentences[s].startswith("sx") for s in set(train.labels["sentence"]))
     assert len(set(test.labels["speaker"])) == 16 and len(set(train.labels["speaker"])) == 16
-    assert set(train.labels["gender"]) == {0, 1} and set(train.labels["dialect"]) == set(range(8))
-    assert (
-        len(set(train.labels["utterance"])) + len(set(test.labels["utterance"])) == 160
-    )  # SPHERE file read too
-    # several windows per utterance, all T frames long
-    assert len(train) > len(set(train.labels["utterance"]))
-    assert train[0]["x"].shape == (32, 64)
+    with pytest.raises(data.DataError, match="split_by"):
+        data.load("timit", "test", split_by="dialect")
 
 
 def test_sphere_file_is_read(raw_root):

@@ -89,13 +89,15 @@ SPLITS = ("train", "val", "train_full", "test")
 VAL_FRACTION, VAL_SEED = 0.1, 0
 
 
-def split_indices(split_codes: np.ndarray, utterances: np.ndarray) -> dict[str, np.ndarray]:
-    """Sequence indices of each split. "val" holds out a tenth of the training utterances (chosen
-    by a seed-0 permutation of their sorted ids), every segment of an utterance on one side;
+def split_indices(
+    split_codes: np.ndarray, utterances: np.ndarray, val_fraction: float = VAL_FRACTION
+) -> dict[str, np.ndarray]:
+    """Sequence indices of each split. "val" holds out `val_fraction` of the training utterances
+    (chosen by a seed-0 permutation of their sorted ids), every segment of an utterance on one side;
     "train" is the rest of the training utterances, "train_full" all of them."""
     train_full = np.flatnonzero(split_codes == 0)
     ids = np.unique(utterances[train_full])
-    held = np.random.RandomState(VAL_SEED).permutation(len(ids))[: round(VAL_FRACTION * len(ids))]
+    held = np.random.RandomState(VAL_SEED).permutation(len(ids))[: round(val_fraction * len(ids))]
     is_val = np.isin(utterances[train_full], ids[held])
     return {
         "train": train_full[~is_val],
@@ -105,14 +107,16 @@ def split_indices(split_codes: np.ndarray, utterances: np.ndarray) -> dict[str, 
     }
 
 
-def load(folder: Path, split: str, info: DatasetInfo) -> SequenceDataset:
+def load(
+    folder: Path, split: str, info: DatasetInfo, val_fraction: float = VAL_FRACTION
+) -> SequenceDataset:
     features = np.load(folder / "features.npy", mmap_mode="r")
     with np.load(folder / "labels.npz") as f:
         labels = {k: f[k] for k in f.files}
     if split == "all":
         indices = np.arange(len(features))
     elif split in SPLITS:
-        indices = split_indices(labels["split"], labels["utterance"])[split]
+        indices = split_indices(labels["split"], labels["utterance"], val_fraction)[split]
     else:
         raise DataError(
             f"{info.name}: split must be one of {', '.join(SPLITS)}, all; got {split!r}"
