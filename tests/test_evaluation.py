@@ -84,7 +84,7 @@ def test_eval_writes_results_and_report(sprites_run, tmp_path):
     record = run_evaluation(sprites_run, repeats=2, limit=27, out=tmp_path / "eval")
     saved = json.loads((tmp_path / "eval" / "results.json").read_text())
     assert set(saved) >= {"command", "config", "seed", "versions", "judge", "metrics"}
-    assert SPRITES_KEYS | {"action_cluster_acc"} <= set(saved["metrics"])
+    assert SPRITES_KEYS | {"action_cluster_acc", "gen_by_action_acc"} <= set(saved["metrics"])
     assert all(set(v) == {"mean", "std"} for v in saved["metrics"].values())
     assert (
         saved["judge"]["name"] == "sprites"
@@ -201,6 +201,10 @@ def test_swap_and_sample_commands(sprites_run, tmp_path):
         )
         assert (tmp_path / out).is_file()
     assert main(["eval", str(tmp_path / "nowhere")]) == 2
+    out = tmp_path / "walking.png"
+    assert main(["sample", str(sprites_run), "--action", "3", "--out", str(out)]) == 0
+    assert out.is_file()
+    assert main(["sample", str(sprites_run), "--action", "9", "--out", str(out)]) == 2
 
 
 def test_eval_reads_the_split_asked_for(sprites_run, tmp_path):

@@ -25,6 +25,7 @@ def batch(config, b=4, t=6, seed=0):
         {"frame_shape": [1, 32, 32], "stochastic_encoder": False},
         {"recon_loss": "bce", "kernel": "rbf"},
         {"dynamic_input": "residual_mask", "num_actions": 3, "static_kl_warm_beta": 1.0},
+        {"num_actions": 4, "action_recovery": 1.0, "prior_fit": "likelihood"},
         {"frame_shape": [20], "decoder": "frame", "dynamic_input": "residual"},
     ],
 )
@@ -133,6 +134,49 @@ def test_weak_supervision_action_code():
     assert float(model.inference.gumbel_temperature) == pytest.approx(GUMBEL_MIN)
 
 
+def test_generation_by_action_and_the_code_marginal(tmp_path):
+    torch.manual_seed(0)
+    model = RWAE(tiny_model_config(num_actions=4))
+    uniform = model.generative.action_marginal.clone()
+    model(batch(model.config))  # a training pass moves p(a) toward the batch's mean q(a | x)
+    assert not torch.equal(model.generative.action_marginal, uniform)
+    assert model.generative.action_marginal.sum() == pytest.approx(1.0)
+    model.eval()
+    g = torch.Generator().manual_seed(0)
+    assert model.generate(3, 5, generator=g, action=2).shape == (3, 5, *model.config.frame_shape)
+    assert model.generative.sample_actions(6, g, action=2).argmax(-1).tolist() == [2] * 6
+    model.generative.action_marginal.copy_(torch.tensor([0.0, 0.0, 1.0, 0.0]))
+    assert model.generative.sample_actions(50, g).argmax(-1).unique().tolist() == [2]
+    with pytest.raises(RWAEError, match="action must be in 0..3"):
+        model.generate(1, 5, action=4)
+    with pytest.raises(RWAEError, match="action code"):
+        RWAE(tiny_model_config()).generate(1, 5, action=0)
+    # a model saved before p(a) was tracked loads with a uniform p(a)
+    from safetensors.torch import load_file, save_file
+
+    folder = model.save_pretrained(tmp_path / "weak")
+    weights = load_file(folder / "model.safetensors")
+    del weights["generative.action_marginal"]
+    save_file(weights, folder / "model.safetensors")
+    old = RWAE.from_pretrained(folder)
+    assert torch.allclose(old.generative.action_marginal, torch.full((4,), 0.25))
+
+
+def test_action_recovery_trains_prior_and_decoder_to_use_every_category():
+    torch.manual_seed(0)
+    model = RWAE(tiny_model_config(num_actions=4, action_recovery=1.0))
+    out = model(batch(model.config))
+    recovery = out.losses["action_recovery"]
+    assert 0 < float(recovery) < 10
+    model.zero_grad()
+    model.action_recovery(torch.randn(4, model.config.static_dim), 6).backward()
+    for part in (model.generative.prior_head, model.generative.frame_decoder):
+        assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in part.parameters())
+    assert model.inference.action_head.weight.grad.abs().sum() > 0
+    with pytest.raises(ConfigError, match="action_recovery"):
+        tiny_model_config(action_recovery=1.0)
+
+
 def test_dynamic_penalty_reaches_encoder_and_prior():
     torch.manual_seed(0)
     model = RWAE(tiny_model_config())
@@ -153,7 +197,7 @@ def test_prior_fitted_by_likelihood_trains_the_prior_alone(stochastic):
     rest = (
         out.recon_loss + c.beta_static * out.static_penalty + c.beta_dynamic * out.dynamic_penalty
     )
-    assert float(out.loss) == pytest.approx(float(rest + out.prior_nll), rel=1e-5)
+    assert out.loss.item() == pytest.approx((rest + out.prior_nll).item(), rel=1e-5)
     prior, encoder = model.generative.prior_head.linear.weight, model.inference.dynamic_head
     out.dynamic_penalty.backward(retain_graph=True)
     assert prior.grad is None or prior.grad.abs().sum() == 0

@@ -182,7 +182,8 @@ def _sample(args: argparse.Namespace) -> int:
     model_dir = resolve_model_dir(args.model)
     model = RWAE.from_pretrained(model_dir)
     length = args.length or int(training_data(model_dir).get("seq_len", 8))
-    samples = model.generate(args.count, length, generator=torch.Generator().manual_seed(args.seed))
+    g = torch.Generator().manual_seed(args.seed)
+    samples = model.generate(args.count, length, generator=g, action=args.action)
     print(f"wrote {save_samples(samples, args.out)}")
     return 0
 
@@ -381,6 +382,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--count", type=int, default=8)
     p.add_argument("--length", type=int, default=None, help="frames (default: the training length)")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument(
+        "--action",
+        type=int,
+        default=None,
+        help="a model with an action code: generate category K of it (0..num_actions-1)",
+    )
     p.set_defaults(func=_sample)
 
     p = commands.add_parser("config", help="print a resolved config (all keys with their values)")

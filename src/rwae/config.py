@@ -53,6 +53,8 @@ class ModelConfig:
     # --- weak supervision (the paper's categorical action code a)
     num_actions: int | None = None  # the number of actions A, if known; None: no action code
     beta_action: float = 1.0
+    action_recovery: float = 0.0  # λ_r of InfoGAN's recovery term: a drawn uniformly, z^m from the
+    # prior given a, decoded; the cross-entropy of q(a | x̂) against a (0: off)
     # --- departures from Figure 1, each measured in docs/ablation.md
     decoder: str = (
         "lstm"  # lstm: LSTM over [z^c, z^m_t (, a)] (Fig. 1a) | frame: x_t from (z^c, z^m_t)
@@ -88,11 +90,19 @@ class ModelConfig:
             raise ConfigError("model.dynamic_input=residual_mask needs image frames [C, H, W]")
         for name in ("conv_width", "frame_dim", "hidden_dim", "static_dim", "dynamic_dim"):
             _at_least(f"model.{name}", getattr(self, name), 1)
-        for name in ("beta_static", "beta_dynamic", "beta_action", "static_kl_warm_beta"):
+        for name in (
+            "beta_static",
+            "beta_dynamic",
+            "beta_action",
+            "action_recovery",
+            "static_kl_warm_beta",
+        ):
             _at_least(f"model.{name}", getattr(self, name), 0)
         _at_least("model.static_kl_warm_steps", self.static_kl_warm_steps, 0)
         if self.num_actions is not None:
             _at_least("model.num_actions", self.num_actions, 2)
+        if self.action_recovery > 0 and not self.num_actions:
+            raise ConfigError("model.action_recovery needs an action code (model.num_actions)")
         if self.prior_fit == "likelihood" and self.dynamic_penalty == "kl":
             raise ConfigError(
                 "model.prior_fit: likelihood is for the mmd and gan penalties (the kl penalty "

@@ -117,14 +117,19 @@ def _assignment(cost: np.ndarray) -> np.ndarray:
     return cols
 
 
-def cluster_accuracy(clusters: np.ndarray, labels: np.ndarray) -> float:
-    """Accuracy of cluster ids against labels under the best one-to-one matching (Hungarian)."""
+def cluster_matching(clusters: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    """The label of each cluster id under the best one-to-one matching (Hungarian): (K,)."""
     clusters, labels = np.asarray(clusters), np.asarray(labels)
     k = int(max(clusters.max(), labels.max())) + 1
     counts = np.zeros((k, k))
     np.add.at(counts, (clusters, labels), 1)
-    match = _assignment(-counts)
-    return float(counts[np.arange(k), match].sum() / len(labels))
+    return _assignment(-counts)
+
+
+def cluster_accuracy(clusters: np.ndarray, labels: np.ndarray) -> float:
+    """Accuracy of cluster ids against labels under the best one-to-one matching (Hungarian)."""
+    match = cluster_matching(clusters, labels)
+    return float((match[np.asarray(clusters)] == np.asarray(labels)).mean())
 
 
 def mean_std(values: list[float]) -> dict[str, float]:

@@ -13,7 +13,8 @@ Per repeat r (generator seeded with seed + r), on the test sequences:
   and `gen_attribute_confidence` (the judge's mean top probability on the static labels);
 - `recon_mse` (posterior means, per element); the judge on those reconstructions, `recon_<label>_acc`
   / `recon_attribute_acc` (what the decoder draws at all: a ceiling for both directions above);
-  with an action code, `action_cluster_acc` (Hungarian).
+  with an action code, `action_cluster_acc` (Hungarian) and `gen_by_action_acc` (samples generated
+  with each category in turn, judged against the action the category is matched to).
 Audio without a judge still gets `eer_static`, `eer_dynamic`, `eer_gap` (speaker verification).
 Nothing here imports training code.
 """
@@ -201,6 +202,20 @@ def evaluate_repeat(
     )
     results.update(_score(judged, codes, dynamic_labels, judge, "swap_", None, perm))
     results.update(_score(judged, codes, static_labels, judge, "swap_", "attribute"))
+
+    # generation by action: every category of the action code in turn; the judge's action must be
+    # the one the code's category stands for (the Hungarian matching of the test clusters)
+    if "action_logits" in codes and dynamic_class == "action" and "label.action" in codes:
+        matching = metrics.cluster_matching(
+            codes["action_logits"].argmax(-1).cpu().numpy(), codes["label.action"].cpu().numpy()
+        )
+        categories = torch.arange(n, device=model.device) % model.config.num_actions
+        a = torch.nn.functional.one_hot(categories, model.config.num_actions).float()
+        z_m = sample_dynamics_batched(model, n, length, a, g, batch_size)
+        z_c = model.generative.sample_static(n, g)
+        judged = judge_generated(model, judge, z_c, z_m, a, batch_size)
+        wanted = torch.from_numpy(matching[categories.cpu().numpy()])
+        results["gen_by_action_acc"] = metrics.accuracy(judged["action"], wanted)
 
     # unconditional generation
     if dynamic_class is not None:

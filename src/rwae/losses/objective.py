@@ -1,7 +1,7 @@
 """The R-WAE objective (DESIGN.md §1.3), given what a forward pass computed:
 
 L = Σ_t c(x_t, x̂_t) + β_c · D(Q(z^c), P(z^c)) + β_m · Σ_t D(Q(z^m_t | z^m_<t), P(z^m_t | z^m_<t))
-    [+ β_a · D_a]  [+ the warm-phase KL price on z^c]
+    [+ β_a · D_a + λ_r · CE(a, q(a | x̂(a)))]  [+ the warm-phase KL price on z^c]
     [+ Σ_t E_q[-log p(z^m_t | z^m_<t)] with prior_fit=likelihood: trains the prior ψ alone]
 
 D is `mmd`, `gan` (latent discriminators, trained by `critic_loss`) or `kl` (the DSVAE baseline).
@@ -150,6 +150,7 @@ class Objective(nn.Module):
         prior_mu: torch.Tensor,
         prior_logvar: torch.Tensor,
         prior_z: torch.Tensor,
+        action_recovery: torch.Tensor | None = None,
     ) -> RWAEOutput:
         c = self.config
         recon = self.reconstruction(logits, x.float())
@@ -166,6 +167,9 @@ class Objective(nn.Module):
         terms = {"recon": recon, "static": static_pen, "dynamic": dynamic_pen}
         if c.num_actions:
             terms["action"] = action_pen
+        if action_recovery is not None:  # InfoGAN: generated with a, the encoder must read a
+            terms["action_recovery"] = action_recovery
+            loss = loss + c.action_recovery * action_recovery
         prior_nll = zero
         if c.prior_fit == "likelihood":  # trains ψ only: the posterior's side is detached
             logvar = post.dynamic_logvar.detach() if c.stochastic_encoder else None

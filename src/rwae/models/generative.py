@@ -1,7 +1,8 @@
 """The generative model p (paper Fig. 1a, 1c): priors over the codes and the decoder.
 
 p(z^c) = N(0, I); p(z^m_t | z^m_<t (, a)) is an LSTM over z^m_{t-1} (z^m_0 = 0) with Gaussian
-heads; a is uniform over the actions. The decoder maps [z^c, z^m_t (, a)] to x_t, through an LSTM
+heads; p(a) is the action code's own marginal over the training data (a running mean of q(a | x),
+so that generation never draws a category the encoder does not use). The decoder maps [z^c, z^m_t (, a)] to x_t, through an LSTM
 over time (decoder=lstm, Fig. 1a) or frame by frame (decoder=frame).
 """
 
@@ -25,6 +26,8 @@ class GenerativeModel(nn.Module):
         h, num_actions = c.hidden_dim, c.num_actions or 0
         self.prior_lstm = nn.LSTM(c.dynamic_dim + num_actions, h, batch_first=True)
         self.prior_head = GaussianHead(h, c.dynamic_dim)
+        if num_actions:  # p(a): updated in training by `track_action_marginal`
+            self.register_buffer("action_marginal", torch.full((num_actions,), 1.0 / num_actions))
         code_dim = c.static_dim + c.dynamic_dim + num_actions
         if c.decoder == "lstm":
             self.decoder_lstm = nn.LSTM(code_dim, h, batch_first=True)
@@ -55,13 +58,27 @@ class GenerativeModel(nn.Module):
         return torch.randn(n, self.config.static_dim, generator=generator, device=self.device)
 
     def sample_actions(
-        self, n: int, generator: torch.Generator | None = None
+        self, n: int, generator: torch.Generator | None = None, action: int | None = None
     ) -> torch.Tensor | None:
-        """a ~ uniform over the actions, one-hot (n, A); None without an action code."""
-        if not self.config.num_actions:
+        """a ~ p(a) (or the category `action` for all n), one-hot (n, A); None without an action
+        code."""
+        num_actions = self.config.num_actions
+        if not num_actions:
+            if action is not None:
+                raise RWAEError("generation by action needs a model with an action code")
             return None
-        idx = torch.randint(self.config.num_actions, (n,), generator=generator, device=self.device)
-        return F.one_hot(idx, self.config.num_actions).float()
+        if action is not None:
+            if not 0 <= action < num_actions:
+                raise RWAEError(f"action must be in 0..{num_actions - 1}, got {action}")
+            idx = torch.full((n,), action, device=self.device)
+        else:
+            idx = torch.multinomial(self.action_marginal, n, replacement=True, generator=generator)
+        return F.one_hot(idx, num_actions).float()
+
+    @torch.no_grad()
+    def track_action_marginal(self, action_logits: torch.Tensor, rate: float = 0.01) -> None:
+        """Move p(a) toward the batch's mean q(a | x)."""
+        self.action_marginal.lerp_(torch.softmax(action_logits.float(), -1).mean(0), rate)
 
     def sample_dynamics(
         self,

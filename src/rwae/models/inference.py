@@ -119,6 +119,16 @@ class InferenceModel(nn.Module):
         gumbel = -torch.log(-torch.log(u.clamp(1e-10, 1 - 1e-10)))
         return logits, torch.softmax((logits + gumbel) / self.gumbel_temperature, -1)
 
+    def action_logits_of(self, x: torch.Tensor) -> torch.Tensor:
+        """q(a | x) logits (B, A) from the dynamic path's posterior means (no sampling)."""
+        if self.config.dynamic_input != "frames":
+            hs = self.dynamic_features(x)
+        else:
+            hs = self.encoder_lstm(self.frame_features(x, self.frame_encoder))[0]
+        mu_m = self.dynamic_posterior(hs, "mean")[0]
+        _, h = self.action_encoder(mu_m)
+        return self.action_head(h[-1]).float()
+
     def forward(self, x: torch.Tensor, generator: torch.Generator | None = None) -> EncoderOutput:
         """Posterior means and samples of z^c, z^m (and a) for x of shape (B, T, ...)."""
         c = self.config

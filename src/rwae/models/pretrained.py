@@ -150,6 +150,11 @@ def read_config(directory: Path) -> tuple[ModelConfig, dict]:
         raise ConfigError(f"{path}: {e}") from None
 
 
+# Buffers newer than some saved models, with the value an older model behaves as: the marginal of
+# the action code (uniform, what generation drew before it was tracked)
+ADDED_BUFFERS = {"generative.action_marginal": lambda shape: torch.full(shape, 1.0 / shape[0])}
+
+
 def current_name(name: str) -> str:
     """A weight's name in today's model, given its name in this or an older file."""
     head = name.split(".", 1)[0]
@@ -179,9 +184,11 @@ def load(cls: type[Model], directory: str | os.PathLike, map_location: str | tor
     try:
         with safe_open(str(weights_path), framework="pt") as f:
             found = {current_name(k): tuple(f.get_slice(k).get_shape()) for k in f.keys()}  # noqa: SIM118
-            if found != expected:
+            added = {k: expected[k] for k in ADDED_BUFFERS if k in expected and k not in found}
+            if {**found, **added} != expected:
                 raise RWAEError(f"{weights_path}: {_mismatch(found, expected)}")
             state = {current_name(k): f.get_tensor(k) for k in f.keys()}  # noqa: SIM118
+            state.update({k: ADDED_BUFFERS[k](shape) for k, shape in added.items()})
     except (SafetensorError, OSError, ValueError) as e:
         raise RWAEError(f"{weights_path}: not a readable safetensors file ({e})") from e
     model = model.to_empty(device=map_location)

@@ -16,6 +16,7 @@ import os
 from pathlib import Path
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from rwae.config import ModelConfig
@@ -54,7 +55,24 @@ class RWAE(nn.Module):
         if by_likelihood:
             prior_z = prior_z.detach()
         logits = self.generative.decode_logits(post.static, post.dynamic, post.action)
-        return self.objective(x, logits, post, prior_mu, prior_logvar, prior_z)
+        recovery = None
+        if post.action_logits is not None:
+            if self.training:
+                self.generative.track_action_marginal(post.action_logits)
+            if self.config.action_recovery > 0:
+                recovery = self.action_recovery(post.static.detach(), x.shape[1])
+        return self.objective(x, logits, post, prior_mu, prior_logvar, prior_z, recovery)
+
+    def action_recovery(self, z_static: torch.Tensor, length: int) -> torch.Tensor:
+        """InfoGAN's recovery term: draw a uniformly over all A categories, generate z^m from the
+        prior given a and decode it with z_static (B, static_dim); the cross-entropy of the
+        encoder's q(a | x̂) against a. It makes the prior and the decoder use every category."""
+        n, num_actions = z_static.shape[0], self.config.num_actions
+        target = torch.randint(num_actions, (n,), device=z_static.device)
+        a = F.one_hot(target, num_actions).float()
+        z_dynamic = self.generative.sample_dynamics(n, length, a)
+        x_hat = self.decode(z_static, z_dynamic, a)
+        return F.cross_entropy(self.inference.action_logits_of(x_hat), target)
 
     def update_schedules(self, step: int) -> None:
         """Set what changes over training: the Gumbel-softmax temperature and the KL price on z^c."""
@@ -110,11 +128,16 @@ class RWAE(nn.Module):
 
     @torch.no_grad()
     def generate(
-        self, n: int, length: int, generator: torch.Generator | None = None
+        self,
+        n: int,
+        length: int,
+        generator: torch.Generator | None = None,
+        action: int | None = None,
     ) -> torch.Tensor:
-        """Unconditional samples (n, length, ...): z^c ~ N(0, I), a ~ uniform, z^m from the prior."""
+        """Samples (n, length, ...): z^c ~ N(0, I), a ~ p(a) (or the category `action`, for a model
+        with an action code), z^m from the prior given a."""
         prior = self.generative
-        a = prior.sample_actions(n, generator)
+        a = prior.sample_actions(n, generator, action)
         z_c = prior.sample_static(n, generator)
         return self.decode(z_c, prior.sample_dynamics(n, length, a, generator), a)
 
