@@ -1,8 +1,15 @@
-"""Is it the prior or the decoder? Refit a trained model's dynamic prior on its frozen codes.
+"""Issue #21: generation. Is it the prior or the decoder, and does a prior fitted by likelihood fix it?
 
-    python studies/prior_refit.py [MODEL] [--steps 3000] [--sequences 4000] [--out FILE]
+    python studies/generation.py refit [MODEL] [--steps 3000] [--sequences 4000]
+    python studies/generation.py run VARIANT [VARIANT ...]    # resumable: run it again
+    python studies/generation.py render                       # results/generation -> docs/generation.md
 
-The learned prior p(z^m_t | z^m_<t) of MODEL (default: the built-in `default`) is re-initialised
+`run` trains the CPU preset (batch 16) with the variant's overrides and evaluates it on the
+validation split with `rwae eval` (R = 3): generation (IS, H(y|x), H(y) of unconditional samples,
+the consistency of the judged action between a sample's halves, the judge's confidence on the
+attributes) beside both directions of disentanglement. Writes results/generation/<variant>.json.
+
+`refit`: the learned prior p(z^m_t | z^m_<t) of MODEL (default: the built-in `default`) is re-initialised
 and fitted, with encoder and decoder frozen, by the teacher-forced likelihood of the posterior's
 codes on training sequences: per step the cross-entropy E_q[-log p(z^m_t | z^m_<t)] in closed form,
 with z^m_<t the posterior's samples (what the KL of a recurrent VAE trains its prior with). Then the
@@ -23,6 +30,7 @@ import sys
 from pathlib import Path
 
 import torch
+from common import publish_table, train_and_evaluate
 
 from rwae.data.dataset import fetch
 from rwae.evaluation.judge import load_judge
@@ -35,6 +43,14 @@ from rwae.models.pretrained import resolve_model_dir
 from rwae.provenance import provenance
 
 REPO = Path(__file__).resolve().parents[1]
+RESULTS = REPO / "results" / "generation"
+BASE = "configs/sprites_cpu.yaml"
+# the CPU preset at batch 16 (issue #20's faster setting), 6000 steps, checked every 500
+COMMON = ["train.batch_size=16", "train.steps=6000", "train.seed=0", "train.judge_every=500"]
+VARIANTS: dict[str, list[str]] = {
+    "prior_by_penalty": [],  # the paper: the prior trained through the dynamic MMD
+    "prior_by_likelihood": ["model.prior_fit=likelihood"],
+}
 
 
 @torch.no_grad()
@@ -101,16 +117,7 @@ KEEP = (
 )
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument("model", nargs="?", default="default")
-    parser.add_argument("--steps", type=int, default=3000)
-    parser.add_argument("--sequences", type=int, default=4000, help="training sequences encoded")
-    parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--out")
-    args = parser.parse_args()
+def refit(args) -> None:
     model_dir = resolve_model_dir(args.model)
     model = RWAE.from_pretrained(model_dir).float()
     dataset, _, train_data = load_eval_set(model_dir, None, None, "train")
@@ -137,17 +144,100 @@ def main() -> None:
         "after_refit": after,
         "refit_curve": curve,
         "dynamic_dimensions": dimension_report(codes),
-        "command": " ".join(["python", "studies/prior_refit.py", *sys.argv[1:]]),
+        "command": " ".join(["python", "studies/generation.py", *sys.argv[1:]]),
         "provenance": provenance(REPO),
     }
     name = Path(args.model).name
-    out = Path(args.out or REPO / "results" / "generation" / f"prior_refit_{name}.json")
+    out = RESULTS / f"prior_refit_{name}_{args.steps}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(record, indent=2) + "\n")
     for k in KEEP:
         if k in before:
             print(f"{k:28s} {before[k]['mean']:.3f} -> {after[k]['mean']:.3f}")
     print(f"wrote {out}")
+
+
+def run(variant: str, runs: Path) -> Path:
+    shared = train_and_evaluate(
+        runs / variant,
+        BASE,
+        [*COMMON, *VARIANTS[variant]],
+        3,
+        pictures=RESULTS / variant,
+        split="val",
+    )
+    record = {
+        "variant": variant,
+        "overrides": [*COMMON, *VARIANTS[variant]],
+        "base": BASE,
+        "seed": 0,
+        **shared,
+        "command": " ".join(["python", "studies/generation.py", *sys.argv[1:]]),
+    }
+    path = RESULTS / f"{variant}.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(record, indent=2) + "\n")
+    return path
+
+
+def render() -> str:
+    """docs/generation.md's table: the refits (before / after) and the trained variants."""
+
+    def cell(m: dict, key: str) -> str:
+        return f"{m[key]['mean']:.3f} ± {m[key]['std']:.3f}" if key in m else "—"
+
+    lines = [
+        "| model | " + " | ".join(KEEP) + " |",
+        "| --- | " + " | ".join("---" for _ in KEEP) + " |",
+    ]
+    for path in sorted(RESULTS.glob("prior_refit_*.json")):
+        r = json.loads(path.read_text())
+        for label, m in (("as trained", r["before"]), ("prior refitted", r["after_refit"])):
+            name = f"`{r['model']}`, {label}"
+            if label != "as trained":
+                name += f" ({r['refit_steps']} steps on {r['sequences_encoded']} sequences)"
+            lines.append(f"| {name} | " + " | ".join(cell(m, k) for k in KEEP) + " |")
+    for variant in VARIANTS:
+        path = RESULTS / f"{variant}.json"
+        if path.is_file():
+            r = json.loads(path.read_text())
+            m, c = r["metrics"], r["cost"]
+            lines.append(
+                f"| `{variant}` ({c['steps']} steps, {c['cpu_hours']:.2f} CPU-h) | "
+                + " | ".join(cell(m, k) for k in KEEP)
+                + " |"
+            )
+    lines.append(
+        "\nEvaluated on the validation split (900 sequences) with the judge, mean ± std over R = 3 "
+        "evaluation draws, one training seed. Produced by `python studies/generation.py refit "
+        "[MODEL] --steps N` and `python studies/generation.py run VARIANT`, rendered by `python "
+        "studies/generation.py render`."
+    )
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("refit")
+    p.add_argument("model", nargs="?", default="default")
+    p.add_argument("--steps", type=int, default=3000)
+    p.add_argument("--sequences", type=int, default=4000, help="training sequences encoded")
+    p.add_argument("--repeats", type=int, default=3)
+    p = sub.add_parser("run")
+    p.add_argument("variants", nargs="+", choices=sorted(VARIANTS))
+    p.add_argument("--runs", default="runs/generation")
+    sub.add_parser("render")
+    args = parser.parse_args()
+    if args.command == "refit":
+        refit(args)
+    elif args.command == "run":
+        for variant in args.variants:
+            print(f"wrote {run(variant, Path(args.runs))}", flush=True)
+    else:
+        publish_table(render(), REPO / "docs" / "generation.md", "generation-table")
 
 
 if __name__ == "__main__":
