@@ -131,3 +131,25 @@ def publish_table(table: str, doc: Path, block: str) -> None:
 
     replace_block(doc, block, table)
     print(table)
+
+
+def run_variant(
+    results: Path, runs: Path, name: str, base: str, overrides: list[str], repeats: int = 3
+) -> Path:
+    """Train (or continue) the run `name` from `base` with `overrides`, evaluate it on the
+    validation split (R = `repeats`) and write results/<study>/<name>.json with the pictures."""
+    shared = train_and_evaluate(
+        runs / name, base, overrides, repeats, pictures=results / name, split="val"
+    )
+    record = {
+        "variant": name,
+        "overrides": overrides,
+        "base": base,
+        "seed": 0,
+        **shared,
+        "command": " ".join(["python", *sys.argv]),
+    }
+    results.mkdir(parents=True, exist_ok=True)
+    path = results / f"{name}.json"
+    path.write_text(json.dumps(record, indent=2) + "\n")
+    return path

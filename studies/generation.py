@@ -30,7 +30,7 @@ import sys
 from pathlib import Path
 
 import torch
-from common import publish_table, train_and_evaluate
+from common import publish_table, run_variant
 
 from rwae.data.dataset import fetch
 from rwae.evaluation.judge import load_judge
@@ -157,29 +157,6 @@ def refit(args) -> None:
     print(f"wrote {out}")
 
 
-def run(variant: str, runs: Path) -> Path:
-    shared = train_and_evaluate(
-        runs / variant,
-        BASE,
-        [*COMMON, *VARIANTS[variant]],
-        3,
-        pictures=RESULTS / variant,
-        split="val",
-    )
-    record = {
-        "variant": variant,
-        "overrides": [*COMMON, *VARIANTS[variant]],
-        "base": BASE,
-        "seed": 0,
-        **shared,
-        "command": " ".join(["python", "studies/generation.py", *sys.argv[1:]]),
-    }
-    path = RESULTS / f"{variant}.json"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(record, indent=2) + "\n")
-    return path
-
-
 def render() -> str:
     """docs/generation.md's table: the refits (before / after) and the trained variants."""
 
@@ -235,7 +212,9 @@ def main() -> None:
         refit(args)
     elif args.command == "run":
         for variant in args.variants:
-            print(f"wrote {run(variant, Path(args.runs))}", flush=True)
+            overrides = [*COMMON, *VARIANTS[variant]]
+            path = run_variant(RESULTS, Path(args.runs), variant, BASE, overrides)
+            print(f"wrote {path}", flush=True)
     else:
         publish_table(render(), REPO / "docs" / "generation.md", "generation-table")
 
