@@ -34,7 +34,10 @@ def train_or_resume(out: Path, base: str, sets: list[str]) -> None:
 
 
 def read_judge_curve(run_dir: Path) -> list[dict]:
-    """The judge's quick checks over a run's training (its judge.csv), one dict per check."""
+    """The judge's quick checks over a run's training (its judge.csv), one dict per check; none
+    for data without a judge."""
+    if not (run_dir / "judge.csv").is_file():
+        return []
     with open(run_dir / "judge.csv", newline="") as f:
         # a column added by a newer version is blank in the rows logged before it
         return [

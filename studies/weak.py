@@ -4,7 +4,7 @@ every category, and generation by action.
     python studies/weak.py run VARIANT [VARIANT ...]    # resumable: run it again
     python studies/weak.py render                       # results/weak -> docs/weak.md
 
-Each variant trains the CPU preset at batch 16 with a 9-way action code and is evaluated on the
+Each variant trains the CPU preset at batch 8 with a 9-way action code and is evaluated on the
 validation split with `rwae eval` (R = 3): `action_cluster_acc` (the code's categories matched to
 the true actions, Hungarian), `gen_by_action_acc` (samples generated with each category in turn,
 judged), both directions of disentanglement and generation. Writes results/weak/<variant>.json.
@@ -21,7 +21,7 @@ from common import REPO, publish_table, run_variant
 RESULTS = REPO / "results" / "weak"
 BASE = "configs/sprites_cpu.yaml"
 ACTION_CODE = ["model.num_actions=9", "model.beta_action=1.0"]
-COMMON = ["train.batch_size=16", "train.steps=2000", "train.seed=0", "train.judge_every=500"]
+COMMON = ["train.batch_size=8", "train.steps=2000", "train.seed=0", "train.judge_every=500"]
 VARIANTS: dict[str, list[str]] = {
     "code": ACTION_CODE,  # the paper's action code alone: its information penalty
     "code_recovery": [*ACTION_CODE, "model.action_recovery=1.0"],  # + InfoGAN's recovery term
@@ -53,7 +53,7 @@ def render() -> str:
             f"| `{variant}`: {overrides} | {' | '.join(cells)} | {c['cpu_hours']:.2f} / {c['steps']} |"
         )
     lines.append(
-        "\nOne training seed (0), the CPU preset at batch 16 with the overrides, evaluated on the "
+        "\nOne training seed (0), the CPU preset at batch 8 with the overrides, evaluated on the "
         "validation split (900 sequences, R = 3: ± over evaluation draws). Produced by `python "
         "studies/weak.py run VARIANT`, rendered by `python studies/weak.py render`."
     )
