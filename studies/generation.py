@@ -51,6 +51,11 @@ COMMON = ["train.batch_size=8", "train.steps=6000", "train.seed=0", "train.judge
 VARIANTS: dict[str, list[str]] = {
     "prior_by_penalty": [],  # the paper: the prior trained through the dynamic MMD
     "prior_by_likelihood": ["model.prior_fit=likelihood"],
+    # z^m's scale anchored: a deterministic encoder has no noise dimensions to blind the kernel
+    "deterministic_prior_by_likelihood": [
+        "model.prior_fit=likelihood",
+        "model.stochastic_encoder=false",
+    ],
 }
 
 

@@ -94,14 +94,15 @@ def judge_generated(
 
 
 def generation_scores(judged: dict[str, torch.Tensor], judge: Judge, dynamic_class: str) -> dict:
-    """Of unconditional samples judged with halves: IS, H(y|x), H(y) of the dynamic class; how often
+    """Of unconditional samples: IS, H(y|x), H(y) of the dynamic class; judged with halves, how often
     the judged class of a sample's first half agrees with its second half (`gen_<class>_consistency`;
     1.0 on real Sprites); the judge's mean confidence (top probability) on the static labels
     (`gen_attribute_confidence`: do z^c ~ N(0, I) decode to characters the judge recognises?)."""
     out = {f"gen_{k}": v for k, v in metrics.inception_scores(judged[dynamic_class]).items()}
-    first = judged[f"first_half.{dynamic_class}"].argmax(-1)
-    second = judged[f"second_half.{dynamic_class}"].argmax(-1)
-    out[f"gen_{dynamic_class}_consistency"] = float((first == second).float().mean())
+    if f"first_half.{dynamic_class}" in judged:
+        first = judged[f"first_half.{dynamic_class}"].argmax(-1)
+        second = judged[f"second_half.{dynamic_class}"].argmax(-1)
+        out[f"gen_{dynamic_class}_consistency"] = float((first == second).float().mean())
     static = [k for k in judge.config.static_labels if k in judge.config.sequence_heads]
     if static:
         top = torch.stack([judged[k].max(-1).values for k in static])  # (labels, N)
@@ -222,7 +223,9 @@ def evaluate_repeat(
         a = model.generative.sample_actions(n, g)
         z_c = model.generative.sample_static(n, g)
         z_m = sample_dynamics_batched(model, n, length, a, g, batch_size)
-        judged = judge_generated(model, judge, z_c, z_m, a, batch_size, halves=True)
+        # halves: an action holds for a whole video; a spoken digit is not heard in half a window
+        halves = model.config.is_image
+        judged = judge_generated(model, judge, z_c, z_m, a, batch_size, halves=halves)
         results.update(generation_scores(judged, judge, dynamic_class))
     return results
 
