@@ -148,9 +148,10 @@ def render_detail() -> str:
     records, table = rows()
     lines = [
         "| model | action_acc (%) | attribute_acc (%) | attributes in reconstructions (%) "
-        "| swap action / attributes (%) | IS of samples | H(y\\|x) of samples | recon MSE "
+        "| swap action / attributes (%) | IS of samples | H(y\\|x) of samples "
+        "| action consistency of samples | recon MSE "
         "| cost: CPU-h / steps / sequences | judge acc. (action) |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for label, m, c, evaluation in table:
         accuracy = evaluation["judge"]["test_accuracy"]["accuracy.action"]
@@ -159,7 +160,7 @@ def render_detail() -> str:
             f"| {label} | {cell(m, 'action_acc', 100)} | {cell(m, 'attribute_acc', 100)} "
             f"| {cell(m, 'recon_attribute_acc', 100)} | {swap} "
             f"| {cell(m, 'gen_inception_score', 1, 3)} | {cell(m, 'gen_h_y_given_x', 1, 3)} "
-            f"| {m['recon_mse']['mean']:.4f} "
+            f"| {cell(m, 'gen_action_consistency', 1, 3)} | {m['recon_mse']['mean']:.4f} "
             f"| {cpu_hours(c)} / {c['steps']} / {c['sequences_seen']:,} | {100 * accuracy:.2f}% |"
         )
     protocols = ", ".join(
