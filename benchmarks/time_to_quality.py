@@ -122,17 +122,28 @@ def main() -> None:
     print(f"wrote {out}: cpu_hours_to_target {record['cpu_hours_to_target']}")
 
 
+def at_cpu_hours(curve: list[dict], hours: float) -> str:
+    """attribute_acc at the last check within `hours` of training CPU time ("—" if the run
+    stopped before spending them)."""
+    within = [p for p in curve if p["train_cpu_seconds"] <= hours * 3600]
+    if not within or curve[-1]["train_cpu_seconds"] < hours * 3600 * 0.95:
+        return "—"
+    return f"{within[-1]['attribute_acc']:.2f}"
+
+
 def render() -> str:
     """One row per results file: the overrides, the precision, steps and CPU-hours to the target."""
     lines = [
         "| run | overrides of the CPU preset | precision | step at target | CPU-hours to target "
-        "| attribute_acc at steps 1000 / 2000 / 3000 | CPU |",
-        "| --- | --- | --- | --- | --- | --- | --- |",
+        "| attribute_acc at steps 1000 / 2000 / 3000 | attribute_acc at 0.25 / 0.5 CPU-hours "
+        "| CPU |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for path in sorted((REPO / "benchmarks" / "results" / "time_to_quality").glob("*.json")):
         r = json.loads(path.read_text())
         at = {int(p["step"]): p["attribute_acc"] for p in r["curve"]}
         early = " / ".join(f"{at[s]:.2f}" if s in at else "—" for s in (1000, 2000, 3000))
+        equal_cpu = " / ".join(at_cpu_hours(r["curve"], h) for h in (0.25, 0.5))
         hours = r["cpu_hours_to_target"]
         hours = (
             f"**{hours:.2f}**"
@@ -142,13 +153,14 @@ def render() -> str:
         lines.append(
             f"| {r['name']} | {' '.join(f'`{o}`' for o in r['overrides']) or '—'} "
             f"| {(r['precision'] or {}).get('mode', '?')} | {r['step_at_target'] or '—'} | {hours} "
-            f"| {early} | {r['provenance']['machine'].get('cpu', '?')}, "
+            f"| {early} | {equal_cpu} | {r['provenance']['machine'].get('cpu', '?')}, "
             f"{r['provenance']['machine']['threads']} threads |"
         )
     lines.append(
         "\nTarget: the validation quick check (270 sequences, every 250 steps) reads action_acc >= "
         "0.99 and attribute_acc >= 0.90 together. CPU-hours: the training process's CPU time (both "
-        "threads), quick checks left out. One seed each. Produced by `python "
+        "threads), quick checks left out; at equal CPU time the runs compare across batch sizes. One "
+        "seed each unless the name says otherwise. Produced by `python "
         "benchmarks/time_to_quality.py NAME [--set ...]`, rendered by `python "
         "benchmarks/time_to_quality.py --render docs/performance.md`."
     )

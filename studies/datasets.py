@@ -108,6 +108,14 @@ RUNS: dict[str, Run] = {
         [*FRAME, "model.dynamic_input=residual"],
         speakers="unseen",
     ),
+    "timit_speaker_lstm_residual": Run(
+        "TIMIT sample by speaker, R-WAE (MMD), Figure 1 with a dynamic path over x_t minus the "
+        "window's mean",
+        "configs/timit_rwae_mmd.yaml",
+        1000,
+        ["model.dynamic_input=residual"],
+        speakers="unseen",
+    ),
     # 15 frames of 64 x 64 at ~20 sequences/s on one core: 32 per step keeps it near an hour; the
     # test split has 10,000 sequences, so the evaluation takes an evenly spread 1,000 of them
     "smmnist_frame_warm": Run(
