@@ -49,7 +49,7 @@ BASE = "configs/sprites_cpu.yaml"
 # batch 16), 6000 steps, checked every 500
 COMMON = ["train.batch_size=8", "train.steps=6000", "train.seed=0", "train.judge_every=500"]
 VARIANTS: dict[str, list[str]] = {
-    "prior_by_penalty": [],  # the paper: the prior trained through the dynamic MMD
+    "prior_by_penalty": ["model.prior_fit=penalty"],  # the paper: the prior trained through the MMD
     "prior_by_likelihood": ["model.prior_fit=likelihood"],
     # z^m's scale anchored: a deterministic encoder has no noise dimensions to blind the kernel
     "deterministic_prior_by_likelihood": [
