@@ -192,6 +192,27 @@ def render() -> str:
                 + " | ".join(cell(m, k) for k in KEEP)
                 + " |"
             )
+    curve_keys = (
+        "attribute_acc",
+        "gen_inception_score",
+        "gen_h_y_given_x",
+        "gen_action_consistency",
+    )
+    at_3000 = []
+    for variant in VARIANTS:
+        path = RESULTS / f"{variant}.json"
+        if path.is_file():
+            check = {int(c["step"]): c for c in json.loads(path.read_text())["judge_curve"]}
+            if 3000 in check:
+                values = " | ".join(f"{check[3000].get(k) or 0:.3f}" for k in curve_keys)
+                at_3000.append(f"| `{variant}` | {values} |")
+    if at_3000:
+        lines += [
+            "\nThe quick check at step 3000 (270 validation sequences, one draw; `judge_curve`):\n",
+            "| variant | " + " | ".join(curve_keys) + " |",
+            "| --- | " + " | ".join("---" for _ in curve_keys) + " |",
+            *at_3000,
+        ]
     lines.append(
         "\nEvaluated on the validation split (900 sequences) with the judge, mean ± std over R = 3 "
         "evaluation draws, one training seed. Produced by `python studies/generation.py refit "
