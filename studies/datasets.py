@@ -33,6 +33,9 @@ FRAME = ["model.decoder=frame"]
 FRAME_RESIDUAL_WARM = [*FRAME, "model.dynamic_input=residual", *WARM]
 FRAME_WARM = [*FRAME, *WARM]
 BY_SENTENCE = ["data.options={split_by: sentence}"]  # TIMIT's older closed-set split
+# the TIMIT preset has since taken the speaker-split study's choice (per-frame decoder, residual
+# dynamic path); the runs pin Figure 1 back and apply their own overrides on top
+TIMIT_FIG1 = ["model.decoder=lstm", "model.dynamic_input=frames"]
 
 
 @dataclass(frozen=True)
@@ -68,21 +71,21 @@ RUNS: dict[str, Run] = {
         "TIMIT sample, R-WAE (MMD), Figure 1",
         "configs/timit_rwae_mmd.yaml",
         1000,
-        BY_SENTENCE,
+        [*TIMIT_FIG1, *BY_SENTENCE],
         speakers="closed-set",
     ),
     "timit_frame_residual_warm": Run(
         "TIMIT sample, R-WAE (MMD), Sprites-study structure",
         "configs/timit_rwae_mmd.yaml",
         1000,
-        [*FRAME_RESIDUAL_WARM, *BY_SENTENCE],
+        [*TIMIT_FIG1, *FRAME_RESIDUAL_WARM, *BY_SENTENCE],
         speakers="closed-set",
     ),
     "timit_frame": Run(
         "TIMIT sample, R-WAE (MMD), per-frame decoder",
         "configs/timit_rwae_mmd.yaml",
         1000,
-        [*FRAME, *BY_SENTENCE],
+        [*TIMIT_FIG1, *FRAME, *BY_SENTENCE],
         speakers="closed-set",
     ),
     # issue #23: the TIMIT sample split by speaker (6 test speakers never heard in training); the
@@ -91,13 +94,14 @@ RUNS: dict[str, Run] = {
         "TIMIT sample by speaker, R-WAE (MMD), Figure 1",
         "configs/timit_rwae_mmd.yaml",
         1000,
+        TIMIT_FIG1,
         speakers="unseen",
     ),
     "timit_speaker_frame": Run(
         "TIMIT sample by speaker, R-WAE (MMD), per-frame decoder",
         "configs/timit_rwae_mmd.yaml",
         1000,
-        FRAME,
+        [*TIMIT_FIG1, *FRAME],
         speakers="unseen",
     ),
     "timit_speaker_residual": Run(
@@ -105,7 +109,7 @@ RUNS: dict[str, Run] = {
         "window's mean",
         "configs/timit_rwae_mmd.yaml",
         1000,
-        [*FRAME, "model.dynamic_input=residual"],
+        [*TIMIT_FIG1, *FRAME, "model.dynamic_input=residual"],
         speakers="unseen",
     ),
     "timit_speaker_lstm_residual": Run(
@@ -113,7 +117,7 @@ RUNS: dict[str, Run] = {
         "window's mean",
         "configs/timit_rwae_mmd.yaml",
         1000,
-        ["model.dynamic_input=residual"],
+        [*TIMIT_FIG1, "model.dynamic_input=residual"],
         speakers="unseen",
     ),
     # 15 frames of 64 x 64 at ~20 sequences/s on one core: 32 per step keeps it near an hour; the
