@@ -47,7 +47,13 @@ RESULTS = REPO / "results" / "generation"
 BASE = "configs/sprites_cpu.yaml"
 # the CPU preset at batch 8 (issue #20: the same progress per step at half the CPU time of
 # batch 16), 6000 steps, checked every 500
-COMMON = ["train.batch_size=8", "train.steps=6000", "train.seed=0", "train.judge_every=500"]
+COMMON = [
+    "train.batch_size=8",
+    "model.static_kl_warm_steps=500",
+    "train.steps=6000",
+    "train.seed=0",
+    "train.judge_every=500",
+]
 VARIANTS: dict[str, list[str]] = {
     "prior_by_penalty": ["model.prior_fit=penalty"],  # the paper: the prior trained through the MMD
     "prior_by_likelihood": ["model.prior_fit=likelihood"],

@@ -21,7 +21,13 @@ from common import REPO, publish_table, run_variant
 RESULTS = REPO / "results" / "weak"
 BASE = "configs/sprites_cpu.yaml"
 ACTION_CODE = ["model.num_actions=9", "model.beta_action=1.0"]
-COMMON = ["train.batch_size=8", "train.steps=2000", "train.seed=0", "train.judge_every=500"]
+COMMON = [
+    "train.batch_size=8",
+    "model.static_kl_warm_steps=500",
+    "train.steps=2000",
+    "train.seed=0",
+    "train.judge_every=500",
+]
 VARIANTS: dict[str, list[str]] = {
     "code": ACTION_CODE,  # the paper's action code alone: its information penalty
     "code_recovery": [*ACTION_CODE, "model.action_recovery=1.0"],  # + InfoGAN's recovery term
