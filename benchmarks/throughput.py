@@ -285,12 +285,12 @@ def markdown(r: dict) -> str:
             f"**{r['train_speedup_vs_fp32']:.2f}×**",
         ),
         (
-            "Training step, CPU preset (batch 32): plain fp32 eager",
+            f"Training step, CPU preset (batch {t[CPU]['fp32']['batch_size']}): plain fp32 eager",
             f"{t[CPU]['fp32']['seq_per_s']:.2f} seq/s",
             "1.00×",
         ),
         (
-            "Training step, CPU preset (batch 32): default",
+            f"Training step, CPU preset (batch {t[CPU]['default']['batch_size']}): default",
             f"{t[CPU]['default']['seq_per_s']:.2f} seq/s",
             f"{r['cpu_preset_speedup_vs_fp32']:.2f}×",
         ),

@@ -36,6 +36,8 @@ BASE = "configs/sprites_cpu.yaml"
 # The study's base is the CPU preset as it was when the study started (per-frame decoder, ordered
 # static input, MMD on both); the preset has since taken the study's result, so pin the base back.
 BASE_PINS = [
+    "train.batch_size=32",
+    "model.prior_fit=penalty",
     "model.dynamic_input=frames",
     "model.static_kl_warm_beta=0.0",
     "model.static_kl_warm_steps=0",
