@@ -9,6 +9,7 @@ import json
 import shutil
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -157,3 +158,29 @@ def run_variant(
     path = results / f"{name}.json"
     path.write_text(json.dumps(record, indent=2) + "\n")
     return path
+
+
+def variant_study(
+    doc: str, results: Path, base: str, common: list[str], variants: dict[str, list[str]]
+) -> tuple[argparse.ArgumentParser, object, Callable[[argparse.Namespace], bool]]:
+    """The command line of a study of variants of `base` (`list`, `run VARIANT ...`, `render`); the
+    caller may add commands, then passes the parsed arguments to the returned handler, which does
+    `list` and `run` (each variant: `common` then its own overrides) and says whether it did."""
+    parser, sub = study_parser(doc)
+    p = sub.add_parser("run")
+    p.add_argument("variants", nargs="+", choices=sorted(variants))
+    p.add_argument("--runs", default=f"runs/{results.name}")
+
+    def handle(args: argparse.Namespace) -> bool:
+        if args.command == "list":
+            for name, overrides in variants.items():
+                print(f"{name:34s} {' '.join([*common, *overrides])}")
+        elif args.command == "run":
+            for name in args.variants:
+                path = run_variant(results, Path(args.runs), name, base, [*common, *variants[name]])
+                print(f"wrote {path}", flush=True)
+        else:
+            return False
+        return True
+
+    return parser, sub, handle

@@ -23,14 +23,13 @@ Writes results/generation/prior_refit_<model>.json.
 
 from __future__ import annotations
 
-import argparse
 import copy
 import json
 import sys
 from pathlib import Path
 
 import torch
-from common import publish_table, run_variant
+from common import publish_table, variant_study
 
 from rwae.data.dataset import fetch
 from rwae.evaluation.judge import load_judge
@@ -229,28 +228,16 @@ def render() -> str:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    sub = parser.add_subparsers(dest="command", required=True)
+    parser, sub, handle = variant_study(__doc__, RESULTS, BASE, COMMON, VARIANTS)
     p = sub.add_parser("refit")
     p.add_argument("model", nargs="?", default="default")
     p.add_argument("--steps", type=int, default=3000)
     p.add_argument("--sequences", type=int, default=4000, help="training sequences encoded")
     p.add_argument("--repeats", type=int, default=3)
-    p = sub.add_parser("run")
-    p.add_argument("variants", nargs="+", choices=sorted(VARIANTS))
-    p.add_argument("--runs", default="runs/generation")
-    sub.add_parser("render")
     args = parser.parse_args()
     if args.command == "refit":
         refit(args)
-    elif args.command == "run":
-        for variant in args.variants:
-            overrides = [*COMMON, *VARIANTS[variant]]
-            path = run_variant(RESULTS, Path(args.runs), variant, BASE, overrides)
-            print(f"wrote {path}", flush=True)
-    else:
+    elif not handle(args):
         publish_table(render(), REPO / "docs" / "generation.md", "generation-table")
 
 

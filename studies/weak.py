@@ -12,11 +12,9 @@ judged), both directions of disentanglement and generation. Writes results/weak/
 
 from __future__ import annotations
 
-import argparse
 import json
-from pathlib import Path
 
-from common import REPO, publish_table, run_variant
+from common import REPO, publish_table, variant_study
 
 RESULTS = REPO / "results" / "weak"
 BASE = "configs/sprites_cpu.yaml"
@@ -67,22 +65,9 @@ def render() -> str:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    sub = parser.add_subparsers(dest="command", required=True)
-    p = sub.add_parser("run")
-    p.add_argument("variants", nargs="+", choices=sorted(VARIANTS))
-    p.add_argument("--runs", default="runs/weak")
-    sub.add_parser("render")
+    parser, _, handle = variant_study(__doc__, RESULTS, BASE, COMMON, VARIANTS)
     args = parser.parse_args()
-    if args.command == "run":
-        for variant in args.variants:
-            path = run_variant(
-                RESULTS, Path(args.runs), variant, BASE, [*COMMON, *VARIANTS[variant]]
-            )
-            print(f"wrote {path}", flush=True)
-    else:
+    if not handle(args):
         publish_table(render(), REPO / "docs" / "weak.md", "weak-table")
 
 
