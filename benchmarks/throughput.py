@@ -32,6 +32,8 @@ from pathlib import Path
 
 import torch
 
+from rwae.provenance import cpu_features, cpu_model
+
 REPO = Path(__file__).resolve().parents[1]
 PAPER, CPU = "sprites_rwae_mmd", "sprites_cpu"
 # Switches that make up "our default" and their plain-fp32 values (the reference way to run).
@@ -258,16 +260,12 @@ def run_worker(name: str, *args: str) -> dict:
 
 # ---------------------------------------------------------------------- the report
 def machine_name() -> str:
-    cpu = "cpu"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1]
-                break
-    except OSError:
-        pass
+    """e.g. amd-epyc-2-threads; a CPU without avx512f gets its widest flag in the name
+    (amd-epyc-avx2-2-threads): the same model name hides CPUs that differ in bf16."""
+    features = cpu_features()
+    widest = "" if "avx512f" in features else (features[-1] if features else "")
     cores = torch.get_num_threads()
-    slug = re.sub(r"[^a-z0-9]+", "-", f"{cpu} {cores} threads".lower()).strip("-")
+    slug = re.sub(r"[^a-z0-9]+", "-", f"{cpu_model()} {widest} {cores} threads".lower()).strip("-")
     return re.sub(r"-(r|tm)-", "-", slug)
 
 

@@ -287,6 +287,24 @@ def test_precision_auto_takes_the_faster_mode_and_caches_the_measurement(tmp_pat
     assert slower["mode"] == "fp32"
 
 
+def test_a_mode_the_machine_cannot_run_is_measured_as_such_and_never_chosen(tmp_path):
+    from rwae import precision
+    from rwae.errors import RWAEError
+
+    def step(mode):  # as oneDNN's bf16 LSTM on a CPU without AVX-512
+        if mode == "bf16":
+            raise RuntimeError("could not create a primitive descriptor for the LSTM")
+
+    seconds = precision.seconds_per_mode(step, torch.device("cpu"))
+    assert seconds["bf16"] is None and seconds["fp32"] >= 0
+    chosen = precision.choose({"job": "test"}, lambda: seconds, tmp_path / "p.json")
+    again = precision.choose({"job": "test"}, lambda: seconds, tmp_path / "p.json")
+    assert chosen["mode"] == again["mode"] == "fp32" and again["cached"]
+    assert chosen["cannot_run"] == ["bf16"] and chosen["speedup_over_fp32"] == 1.0
+    with pytest.raises(RWAEError, match=r"train.precision: bf16 cannot run on this machine"):
+        precision.require_runs("bf16", step, "train.precision")
+
+
 def test_a_run_records_its_precision_and_a_resume_keeps_it(tmp_path):
     config = tiny_experiment(**{"train.steps": 4, "train.precision": "auto"})
     trainer = trainer_from_config(config, tmp_path / "run", progress=False)

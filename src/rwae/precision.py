@@ -23,7 +23,8 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from rwae.provenance import cpu_model
+from rwae.errors import RWAEError
+from rwae.provenance import cpu_features, cpu_model
 
 MODES = ("fp32", "bf16")
 WARMUP_STEPS, TIMED_STEPS = 2, 3
@@ -47,15 +48,35 @@ def median_seconds(step: Callable[[], None]) -> float:
     return statistics.median(times)
 
 
-def seconds_per_mode(step: Callable[[str], None], device: torch.device) -> dict[str, float]:
-    """Median seconds of `step(mode)` for each mode; the RNG streams are left as they were."""
+def seconds_per_mode(step: Callable[[str], None], device: torch.device) -> dict[str, float | None]:
+    """Median seconds of `step(mode)` for each mode, None for a mode this machine cannot run (e.g.
+    oneDNN has no bf16 LSTM on a CPU without AVX-512); the RNG streams are left as they were."""
+    seconds: dict[str, float | None] = {}
     with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
-        return {mode: median_seconds(lambda m=mode: step(m)) for mode in MODES}
+        for mode in MODES:
+            try:
+                seconds[mode] = median_seconds(lambda m=mode: step(m))
+            except RuntimeError:
+                if mode == "fp32":
+                    raise
+                seconds[mode] = None
+    return seconds
 
 
-def training_step_seconds(model: nn.Module, x: torch.Tensor) -> dict[str, float]:
-    """Median seconds of a training step (forward + backward) in each mode, on a copy of `model`:
-    its weights and buffers are left as they were."""
+def require_runs(mode: str, step: Callable[[str], None], setting: str) -> None:
+    """Run `step(mode)` once; a clear error if this machine cannot run `mode` at all."""
+    try:
+        step(mode)
+    except RuntimeError as error:
+        first_line = str(error).splitlines()[0] if str(error) else type(error).__name__
+        raise RWAEError(
+            f"{setting}: {mode} cannot run on this machine ({first_line}); use auto or fp32"
+        ) from None
+
+
+def training_step(model: nn.Module, x: torch.Tensor) -> Callable[[str], None]:
+    """`step(mode)`: a training step (forward + backward) on x in `mode`, on a copy of `model`: its
+    weights and buffers are left as they were."""
     probe = copy.deepcopy(model).train()
 
     def step(mode: str) -> None:
@@ -64,13 +85,19 @@ def training_step_seconds(model: nn.Module, x: torch.Tensor) -> dict[str, float]
         (out.loss + out.critic_loss).backward()
         probe.zero_grad(set_to_none=True)
 
-    return seconds_per_mode(step, x.device)
+    return step
+
+
+def training_step_seconds(model: nn.Module, x: torch.Tensor) -> dict[str, float | None]:
+    """Median seconds of a training step in each mode (None where the mode cannot run)."""
+    return seconds_per_mode(training_step(model, x), x.device)
 
 
 def cache_key(job: str, model_config: dict, batch_shape: tuple[int, ...], device) -> dict:
     return {
         "job": job,
         "cpu": cpu_model(),
+        "cpu_features": cpu_features(),
         "torch": str(torch.__version__),  # a str subclass that weights_only loading refuses
         "threads": torch.get_num_threads(),
         "device": str(device),
@@ -80,8 +107,9 @@ def cache_key(job: str, model_config: dict, batch_shape: tuple[int, ...], device
 
 
 def choose(key: dict, measure: Callable[[], dict[str, float]], cache_file: Path | None) -> dict:
-    """{"mode", "seconds_per_step": {mode: s}, "speedup_over_fp32", "cached", "key"}: the faster
-    mode by `measure()` (seconds per step of each mode), or by the cached measurement for `key`."""
+    """{"mode", "seconds_per_step": {mode: s}, "speedup_over_fp32", "cannot_run", "cached", "key"}:
+    the faster mode by `measure()` (seconds per step of each mode, None where a mode cannot run), or
+    by the cached measurement for `key`."""
     entries = _read(cache_file)
     name = json.dumps(key, sort_keys=True)
     cached = name in entries
@@ -89,11 +117,13 @@ def choose(key: dict, measure: Callable[[], dict[str, float]], cache_file: Path 
     if not cached and cache_file is not None:
         entries[name] = seconds
         _write(cache_file, entries)
-    mode = min(MODES, key=lambda m: seconds[m])
+    runnable = [m for m in MODES if seconds.get(m) is not None]
+    mode = min(runnable, key=lambda m: seconds[m])
     return {
         "mode": mode,
-        "seconds_per_step": {m: round(s, 4) for m, s in seconds.items()},
+        "seconds_per_step": {m: None if s is None else round(s, 4) for m, s in seconds.items()},
         "speedup_over_fp32": round(seconds["fp32"] / seconds[mode], 3),
+        "cannot_run": [m for m in MODES if m not in runnable],
         "cached": cached,
         "key": key,
     }

@@ -35,6 +35,23 @@ def cpu_model() -> str:
     return platform.processor() or platform.machine()
 
 
+SPEED_FLAGS = ("avx2", "avx512f", "avx512_bf16", "amx_bf16")
+
+
+def cpu_features() -> list[str]:
+    """The instruction-set flags that decide which precision is fast (Linux: /proc/cpuinfo). CPUs
+    behind a hypervisor may share a model name ("AMD EPYC") and differ here: bf16 runs at full rate
+    with avx512_bf16 or amx_bf16, and oneDNN has no bf16 LSTM without avx512f."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("flags"):
+                present = set(line.split(":", 1)[1].split())
+                return [flag for flag in SPEED_FLAGS if flag in present]
+    except OSError:
+        pass
+    return []
+
+
 def command_line() -> str:
     argv0 = Path(sys.argv[0]).name if sys.argv else "python"
     return " ".join([argv0, *sys.argv[1:]])
@@ -50,6 +67,7 @@ def provenance(folder: str | os.PathLike = ".") -> dict:
         "machine": {
             "processor": platform.machine(),
             "cpu": cpu_model(),
+            "cpu_features": cpu_features(),
             "threads": torch.get_num_threads(),
             "system": platform.system(),
         },

@@ -215,8 +215,6 @@ def choose_precision(wanted: str, model: RWAE, judge, data, batch_size: int) -> 
     on a real batch (encode, decode, judge)."""
     if wanted not in ("auto", *arithmetic.MODES):
         raise RWAEError(f"precision must be auto, fp32 or bf16, got {wanted!r}")
-    if wanted != "auto":
-        return {"mode": wanted, "chosen_by": "precision"}
     x = fetch(data, list(range(min(batch_size, len(data)))))["x"].to(model.device)
 
     def step(mode: str) -> None:
@@ -226,7 +224,12 @@ def choose_precision(wanted: str, model: RWAE, judge, data, batch_size: int) -> 
             if judge is not None:
                 judge.predict(recon, batch_size=batch_size)
 
-    def measure() -> dict[str, float]:
+    if wanted != "auto":
+        if wanted != "fp32":
+            arithmetic.require_runs(wanted, step, "precision")
+        return {"mode": wanted, "chosen_by": "precision"}
+
+    def measure() -> dict[str, float | None]:
         return arithmetic.seconds_per_mode(step, x.device)
 
     key = arithmetic.cache_key("eval", dataclasses.asdict(model.config), tuple(x.shape), x.device)

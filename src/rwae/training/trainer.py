@@ -142,7 +142,11 @@ class Trainer:
             self._restore(state)
         else:
             torch.manual_seed(tc.seed + 1 + ctx.rank)  # training noise differs per rank
-        self.precision = self._choose_precision(state)
+        try:
+            self.precision = self._choose_precision(state)
+        except BaseException:
+            self.release()
+            raise
         if ctx.enabled:
             unused = self._parameters_without_gradient()
             self.ddp = DistributedDataParallel(
@@ -349,12 +353,15 @@ class Trainer:
         wanted = self.config.train.precision
         if state is not None and "precision" in state:
             return state["precision"]
+        per_rank = self.config.train.batch_size // self.ctx.world_size
+        x = fetch(self.train_set, list(range(per_rank)))["x"].to(self.ctx.device)
         if wanted != "auto":
+            if wanted != "fp32":
+                step = precision.training_step(self.model, x)
+                precision.require_runs(wanted, step, "train.precision")
             return {"mode": wanted, "chosen_by": "train.precision"}
         choice = None
         if self.ctx.is_main:
-            per_rank = self.config.train.batch_size // self.ctx.world_size
-            x = fetch(self.train_set, list(range(per_rank)))["x"].to(self.ctx.device)
             key = precision.cache_key(
                 "train", dataclasses.asdict(self.config.model), tuple(x.shape), x.device
             )
@@ -364,7 +371,10 @@ class Trainer:
             verb = "cached measurement" if choice["cached"] else "measured"
             print(
                 f"rwae: precision {choice['mode']} ({verb}: "
-                + ", ".join(f"{m} {s:.3f} s/step" for m, s in choice["seconds_per_step"].items())
+                + ", ".join(
+                    f"{m} {s:.3f} s/step" if s is not None else f"{m} cannot run here"
+                    for m, s in choice["seconds_per_step"].items()
+                )
                 + ")",
                 file=sys.stderr,
             )
