@@ -131,6 +131,12 @@ def at_cpu_hours(curve: list[dict], hours: float) -> str:
     return f"{within[-1]['attribute_acc']:.2f}"
 
 
+def machine(m: dict) -> str:
+    """e.g. "AMD EPYC (avx2), 2 threads"; records before cpu_features say the model name only."""
+    features = f" ({', '.join(m['cpu_features'])})" if m.get("cpu_features") else ""
+    return f"{m.get('cpu', '?')}{features}, {m['threads']} threads"
+
+
 def render() -> str:
     """One row per results file: the overrides, the precision, steps and CPU-hours to the target."""
     lines = [
@@ -153,8 +159,7 @@ def render() -> str:
         lines.append(
             f"| {r['name']} | {' '.join(f'`{o}`' for o in r['overrides']) or '—'} "
             f"| {(r['precision'] or {}).get('mode', '?')} | {r['step_at_target'] or '—'} | {hours} "
-            f"| {early} | {equal_cpu} | {r['provenance']['machine'].get('cpu', '?')}, "
-            f"{r['provenance']['machine']['threads']} threads |"
+            f"| {early} | {equal_cpu} | {machine(r['provenance']['machine'])} |"
         )
     lines.append(
         "\nTarget: the validation quick check (270 sequences, every 250 steps) reads action_acc >= "

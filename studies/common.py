@@ -184,3 +184,26 @@ def variant_study(
         return True
 
     return parser, sub, handle
+
+
+def posterior_codes(model, data, indices: list[int], batch_size: int = 64) -> dict:
+    """Posterior samples, means and log-variances of z^m (N, T, dm) of an RWAE for the given
+    sequences (samples from a fixed seed)."""
+    import torch
+
+    from rwae.data.dataset import fetch
+
+    model.train(False)
+    parts: dict[str, list[torch.Tensor]] = {}
+    g = torch.Generator().manual_seed(0)
+    inference = model.inference
+    with torch.no_grad():
+        for start in range(0, len(indices), batch_size):
+            x = fetch(data, indices[start : start + batch_size])["x"]
+            hs = inference.encoder_lstm(inference.frame_features(x, inference.frame_encoder))[0]
+            if model.config.dynamic_input != "frames":
+                hs = inference.dynamic_features(x)
+            mean, logvar, sample = inference.dynamic_posterior(hs, "sample", g)
+            for k, v in (("mean", mean), ("logvar", logvar), ("sample", sample)):
+                parts.setdefault(k, []).append(v.float())
+    return {k: torch.cat(v) for k, v in parts.items()}

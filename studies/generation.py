@@ -29,9 +29,8 @@ import sys
 from pathlib import Path
 
 import torch
-from common import publish_table, variant_study
+from common import posterior_codes, publish_table, variant_study
 
-from rwae.data.dataset import fetch
 from rwae.evaluation.judge import load_judge
 from rwae.evaluation.protocol import evaluate, spread_indices
 from rwae.evaluation.report import load_eval_set
@@ -64,24 +63,6 @@ VARIANTS: dict[str, list[str]] = {
         "train.steps=3000",
     ],
 }
-
-
-@torch.no_grad()
-def posterior_codes(model: RWAE, data, indices: list[int], batch_size: int = 64) -> dict:
-    """Posterior samples, means and log-variances of z^m (N, T, dm) for the given sequences."""
-    model.train(False)
-    parts: dict[str, list[torch.Tensor]] = {}
-    g = torch.Generator().manual_seed(0)
-    for start in range(0, len(indices), batch_size):
-        x = fetch(data, indices[start : start + batch_size])["x"]
-        inference = model.inference
-        hs = inference.encoder_lstm(inference.frame_features(x, inference.frame_encoder))[0]
-        if model.config.dynamic_input != "frames":
-            hs = inference.dynamic_features(x)
-        mean, logvar, sample = inference.dynamic_posterior(hs, "sample", g)
-        for k, v in (("mean", mean), ("logvar", logvar), ("sample", sample)):
-            parts.setdefault(k, []).append(v.float())
-    return {k: torch.cat(v) for k, v in parts.items()}
 
 
 def refit_prior(model: RWAE, codes: dict, steps: int, batch_size: int = 64, seed: int = 0) -> list:

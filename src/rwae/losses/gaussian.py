@@ -31,11 +31,14 @@ def gaussian_cross_entropy(
     return 0.5 * (math.log(2 * math.pi) + logvar_p + spread / logvar_p.exp()).sum(-1)
 
 
-def categorical_information_penalty(logits: torch.Tensor) -> torch.Tensor:
-    """KL(mean_x q(a|x) || uniform) + mean_x H(q(a|x)) for logits (B, A): minimising it maximises I(x; a)."""
+def categorical_information_penalty(
+    logits: torch.Tensor, conditional_weight: float = 1.0
+) -> torch.Tensor:
+    """KL(mean_x q(a|x) || uniform) + w · mean_x H(q(a|x)) for logits (B, A): at w = 1 minimising
+    it maximises I(x; a); w < 1 prices confident assignments less than an unused category."""
     log_q = torch.log_softmax(logits.float(), -1)
     q = log_q.exp()
     conditional_entropy = -(q * log_q).sum(-1).mean()
     q_bar = q.mean(0)
     kl_to_uniform = (q_bar * (q_bar.clamp_min(1e-12).log() + math.log(logits.shape[-1]))).sum()
-    return kl_to_uniform + conditional_entropy
+    return kl_to_uniform + conditional_weight * conditional_entropy
