@@ -1,6 +1,7 @@
 """Issue #21: generation. Is it the prior or the decoder, and does a prior fitted by likelihood fix it?
 
     python studies/generation.py refit [MODEL] [--steps 3000] [--sequences 4000]
+    python studies/generation.py static-prior [MODEL] [--sequences 4000] [--count 900]
     python studies/generation.py run VARIANT [VARIANT ...]    # resumable: run it again
     python studies/generation.py render                       # results/generation -> docs/generation.md
 
@@ -19,6 +20,16 @@ directions of disentanglement). Samples that improve with the prior alone say th
 decoder, was what made them poor. Also records, per dimension of z^m, the posterior's standard
 deviation and the spread of its means (which dimensions carry information, which are noise).
 Writes results/generation/prior_refit_<model>.json.
+
+`static-prior`: are z^c ~ N(0, I) draws inside the aggregate posterior of z^c? MODEL's z^c posterior
+means on training sequences are compared with N(0, I) (per-dimension mean and sd; how far each
+draw's nearest code is, against the codes' own nearest-neighbour distances), and samples are
+decoded with z^m from the prior and z^c from (a) N(0, I), (b) other validation sequences' codes
+(the aggregate posterior itself), (c) Gaussian mixtures with K full-covariance components fitted
+to the training codes (`rwae fit-prior`; also their log-likelihood of the validation codes); the
+judge's attribute confidence and the action IS of each, beside real validation sequences. If (b)
+and (c) beat (a), the static prior, not the decoder, makes the characters unclear. Writes
+results/generation/static_prior_<model>.json.
 """
 
 from __future__ import annotations
@@ -31,14 +42,17 @@ from pathlib import Path
 import torch
 from common import posterior_codes, publish_table, variant_study
 
+from rwae.data.dataset import fetch
 from rwae.evaluation.judge import load_judge
 from rwae.evaluation.protocol import evaluate, spread_indices
 from rwae.evaluation.report import load_eval_set
 from rwae.losses.gaussian import gaussian_cross_entropy
 from rwae.losses.objective import previous_codes
 from rwae.models import RWAE
+from rwae.models.mixture import fit_gaussian_mixture, mixture_log_likelihood, sample_mixture
 from rwae.models.pretrained import resolve_model_dir
 from rwae.provenance import provenance
+from rwae.static_prior import static_codes
 
 REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "results" / "generation"
@@ -151,6 +165,96 @@ def refit(args) -> None:
     print(f"wrote {out}")
 
 
+def nearest_distance(
+    queries: torch.Tensor, codes: torch.Tensor, exclude_self: bool
+) -> torch.Tensor:
+    """Euclidean distance from each query (N, d) to its nearest code (M, d): (N,)."""
+    d = torch.cdist(queries, codes)
+    if exclude_self:
+        d.fill_diagonal_(float("inf"))
+    return d.min(1).values
+
+
+@torch.no_grad()
+def static_prior(args) -> None:
+    from rwae.evaluation.protocol import generation_scores
+
+    model_dir = resolve_model_dir(args.model)
+    model = RWAE.from_pretrained(model_dir).float()
+    dataset, _, train = load_eval_set(model_dir, None, None, "train")
+    val = load_eval_set(model_dir, None, None, "val")[2]
+    judge, _ = load_judge(dataset)
+    train_codes = static_codes(model, train, spread_indices(len(train), args.sequences))
+    val_picks = spread_indices(len(val), args.count)
+    val_codes = static_codes(model, val, val_picks)
+    g = torch.Generator().manual_seed(0)
+    n, dim = len(val_codes), val_codes.shape[1]
+    sources = {
+        "standard_normal": torch.randn(n, dim, generator=g),
+        "aggregate_posterior": val_codes[torch.randperm(n, generator=g)],
+    }
+    held_out = {}
+    for k in args.components:
+        mixture = fit_gaussian_mixture(train_codes, k)
+        held_out[f"mixture_{k}"] = round(mixture_log_likelihood(val_codes, *mixture), 2)
+        sources[f"mixture_{k}"] = sample_mixture(n, *mixture, generator=g)
+    length = int(fetch(val, [0])["x"].shape[1])
+    scores = {}
+    for name, z_c in sources.items():
+        z_m = model.generative.sample_dynamics(n, length, None, g)
+        x = torch.cat(
+            [model.decode(z_c[i : i + 64], z_m[i : i + 64], None) for i in range(0, n, 64)]
+        )
+        scores[name] = generation_scores(judge.predict(x), judge, "action")
+    real = fetch(val, val_picks)["x"]
+    scores["real_sequences"] = generation_scores(judge.predict(real), judge, "action")
+    own_nn = nearest_distance(train_codes[:2000], train_codes[:2000], exclude_self=True)
+    threshold = float(own_nn.quantile(0.95))
+    outside = {
+        name: float(
+            (nearest_distance(z[:500], train_codes[:2000], False) > threshold).float().mean()
+        )
+        for name, z in sources.items()
+    }
+    record = {
+        "model": args.model,
+        "dataset": dataset,
+        "splits": {"codes_from": "train", "evaluated_on": "val"},
+        "sequences_encoded": len(train_codes),
+        "samples": n,
+        "scores": scores,
+        "validation_log_likelihood_per_code": held_out,
+        "aggregate_posterior": {
+            "mean_of_means": round(float(train_codes.mean()), 4),
+            "sd_per_dimension": {
+                "min": round(float(train_codes.std(0).min()), 4),
+                "median": round(float(train_codes.std(0).median()), 4),
+                "max": round(float(train_codes.std(0).max()), 4),
+            },
+            "squared_norm": {
+                "codes": float((train_codes**2).sum(1).mean()),
+                "standard_normal": dim,
+            },
+            "covariance_eigenvalues": [
+                round(float(e), 4) for e in torch.linalg.eigvalsh(torch.cov(train_codes.T))
+            ],
+        },
+        "outside_share": outside,  # share of draws farther from every code than 95% of codes are
+        "nn_threshold": threshold,
+        "command": " ".join(["python", "studies/generation.py", *sys.argv[1:]]),
+        "provenance": provenance(REPO),
+    }
+    out = RESULTS / f"static_prior_{Path(args.model).name}.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(record, indent=2) + "\n")
+    for name, sc in scores.items():
+        print(
+            f"{name:22s} attribute confidence {sc['gen_attribute_confidence']:.3f}  "
+            f"IS {sc['gen_inception_score']:.2f}  outside {outside.get(name, float('nan')):.2f}"
+        )
+    print(f"wrote {out}")
+
+
 def render() -> str:
     """docs/generation.md's table: the refits (before / after) and the trained variants."""
 
@@ -215,9 +319,16 @@ def main() -> None:
     p.add_argument("--steps", type=int, default=3000)
     p.add_argument("--sequences", type=int, default=4000, help="training sequences encoded")
     p.add_argument("--repeats", type=int, default=3)
+    p = sub.add_parser("static-prior")
+    p.add_argument("model", nargs="?", default="default")
+    p.add_argument("--sequences", type=int, default=4000, help="training sequences encoded")
+    p.add_argument("--count", type=int, default=900, help="samples of each kind")
+    p.add_argument("--components", type=int, nargs="+", default=[1, 10, 30])
     args = parser.parse_args()
     if args.command == "refit":
         refit(args)
+    elif args.command == "static-prior":
+        static_prior(args)
     elif not handle(args):
         publish_table(render(), REPO / "docs" / "generation.md", "generation-table")
 

@@ -1,7 +1,7 @@
 """Ship a trained Sprites model as the package's built-in default (`RWAE.from_pretrained("default")`,
 `rwae swap|sample|eval` without a model).
 
-    python studies/ship_default.py RUN_DIR [--repeats 3] [--precision float16]
+    python studies/ship_default.py RUN_DIR [--repeats 3] [--precision float16] [--static-prior-components K]
 
 Writes RUN_DIR's model (config.json + model.safetensors, float16 weights by default) into
 src/rwae/models/shipped/default/, scores the source model (float32) on the fixed subset, evaluates
@@ -55,7 +55,9 @@ def subset_metrics(model: str, out: Path) -> dict[str, float]:
     return {k: v["mean"] for k, v in record["metrics"].items()}
 
 
-def ship(run_dir: Path, repeats: int, work: Path, precision: str) -> Path:
+def ship(
+    run_dir: Path, repeats: int, work: Path, precision: str, static_prior_components: int
+) -> Path:
     import torch
 
     from rwae import RWAE
@@ -63,11 +65,17 @@ def ship(run_dir: Path, repeats: int, work: Path, precision: str) -> Path:
 
     source = resolve_model_dir(run_dir)
     training_data = json.loads((source / CONFIG_NAME).read_text()).get("training_data")
+    model = RWAE.from_pretrained(source)
+    if static_prior_components:  # z^c's generation prior fitted to the training codes
+        from rwae.evaluation.report import load_eval_set
+        from rwae.static_prior import fit_static_prior
+
+        split = training_data.get("train_split", "train")
+        train = load_eval_set(source, None, None, split)[2]
+        model = fit_static_prior(model, train, static_prior_components)
     if SHIPPED.exists():
         shutil.rmtree(SHIPPED)  # the previous default, results and all
-    RWAE.from_pretrained(source).save_pretrained(
-        SHIPPED, training_data=training_data, dtype=getattr(torch, precision)
-    )
+    model.save_pretrained(SHIPPED, training_data=training_data, dtype=getattr(torch, precision))
     size_mb = (SHIPPED / WEIGHTS_NAME).stat().st_size / 1e6
     if size_mb > MAX_MEGABYTES:
         raise SystemExit(
@@ -82,6 +90,7 @@ def ship(run_dir: Path, repeats: int, work: Path, precision: str) -> Path:
         "source_run": str(run_dir),
         "weights_megabytes": round(size_mb, 2),
         "weights_dtype": precision,
+        "static_prior_components": static_prior_components,
         "training": {
             "steps": summary["steps"],
             "batch_size": summary["config"]["train"]["batch_size"],
@@ -117,8 +126,15 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--work", type=Path, default=Path("runs/ship_default"))
     parser.add_argument("--precision", choices=("float16", "float32"), default="float16")
+    parser.add_argument(
+        "--static-prior-components",
+        type=int,
+        default=0,
+        help="K > 0: fit z^c's generation prior to the training codes (`rwae fit-prior`)",
+    )
     args = parser.parse_args()
-    print(f"wrote {ship(args.run, args.repeats, args.work, args.precision)}")
+    path = ship(args.run, args.repeats, args.work, args.precision, args.static_prior_components)
+    print(f"wrote {path}")
 
 
 if __name__ == "__main__":

@@ -188,6 +188,29 @@ def _sample(args: argparse.Namespace) -> int:
     return 0
 
 
+def _fit_prior(args: argparse.Namespace) -> int:
+    from rwae.evaluation.report import load_eval_set, training_data
+    from rwae.models import RWAE
+    from rwae.models.pretrained import resolve_model_dir
+    from rwae.static_prior import fit_static_prior
+
+    if args.components < 1:
+        raise RWAEError(f"--components must be at least 1, got {args.components}")
+    model_dir = resolve_model_dir(args.model)
+    model = RWAE.from_pretrained(model_dir)
+    trained_on = training_data(model_dir)
+    split = trained_on.get("train_split", "train") if args.dataset is None else "train"
+    name, split, dataset = load_eval_set(model_dir, args.dataset, args.data_root, split)
+    fitted = fit_static_prior(model, dataset, args.components, args.sequences, args.seed)
+    out = fitted.save_pretrained(args.out, training_data=trained_on or None)
+    used = min(args.sequences, len(dataset))
+    print(
+        f"wrote {out}: z^c's generation prior is a {args.components}-component Gaussian mixture "
+        f"fitted to {used} sequences of {name} ({split})"
+    )
+    return 0
+
+
 def pick_indices(n: int, count: int, seed: int) -> list[int]:
     """`count` distinct test indices drawn at random with the seed (an even spread over a sorted
     split can land on one class every time)."""
@@ -389,6 +412,19 @@ def build_parser() -> argparse.ArgumentParser:
         help="a model with an action code: generate category K of it (0..num_actions-1)",
     )
     p.set_defaults(func=_sample)
+
+    p = commands.add_parser(
+        "fit-prior",
+        help="fit z^c's generation prior to the training codes (a Gaussian mixture): sharper samples",
+    )
+    _add_model_args(p)
+    p.add_argument("--out", required=True, help="the folder of the model with the fitted prior")
+    p.add_argument("--components", type=int, default=10, help="mixture components K")
+    p.add_argument("--sequences", type=int, default=4000, help="training sequences encoded")
+    p.add_argument("--dataset", default=None, help="default: the data the model was trained on")
+    p.add_argument("--data-root", default=None)
+    p.add_argument("--seed", type=int, default=0)
+    p.set_defaults(func=_fit_prior)
 
     p = commands.add_parser("config", help="print a resolved config (all keys with their values)")
     _add_config_args(p)

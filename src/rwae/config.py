@@ -67,6 +67,8 @@ class ModelConfig:
     prior_fit: str = "penalty"  # what trains the dynamic prior's parameters ψ: penalty (the
     # dynamic D, Fig. 1) | likelihood: the teacher-forced likelihood of the posterior's codes, with
     # no gradient into the encoder (which keeps its D); the KL(aggregate posterior || prior) choice
+    static_prior_components: int = 0  # 0: generation draws z^c ~ N(0, I) (the paper) | K: from a
+    # K-component Gaussian mixture fitted to the training codes' z^c after training (`rwae fit-prior`)
 
     def __post_init__(self) -> None:
         if len(self.frame_shape) not in (1, 3):
@@ -99,6 +101,7 @@ class ModelConfig:
         ):
             _at_least(f"model.{name}", getattr(self, name), 0)
         _at_least("model.static_kl_warm_steps", self.static_kl_warm_steps, 0)
+        _at_least("model.static_prior_components", self.static_prior_components, 0)
         if self.num_actions is not None:
             _at_least("model.num_actions", self.num_actions, 2)
         if self.action_recovery > 0 and not self.num_actions:

@@ -175,10 +175,10 @@ def evaluate_repeat(
         results.update(_score(judged, codes, dynamic_labels, judge, "recon_", None))
         results.update(_score(judged, codes, static_labels, judge, "recon_", "attribute"))
 
-    # fix dynamics, resample static
-    judged = judge_generated(
-        model, judge, model.generative.sample_static(n, g), codes["dynamic"], action, batch_size
-    )
+    # fix dynamics, resample static (from N(0, I), the prior the encoder was trained against,
+    # also for a model with a fitted generation prior)
+    z_c = model.generative.sample_static(n, g, standard=True)
+    judged = judge_generated(model, judge, z_c, codes["dynamic"], action, batch_size)
     results.update(_score(judged, codes, dynamic_labels, judge, "", None))
     if dynamic_class is not None:
         balanced = metrics.class_balanced_subset(codes[f"label.{dynamic_class}"].cpu(), g_cpu)

@@ -1,6 +1,7 @@
 """The generative model p (paper Fig. 1a, 1c): priors over the codes and the decoder.
 
-p(z^c) = N(0, I); p(z^m_t | z^m_<t (, a)) is an LSTM over z^m_{t-1} (z^m_0 = 0) with Gaussian
+p(z^c) = N(0, I), or for generation a Gaussian mixture fitted to the training codes after training
+(static_prior_components > 0; until fitted, N(0, I)); p(z^m_t | z^m_<t (, a)) is an LSTM over z^m_{t-1} (z^m_0 = 0) with Gaussian
 heads; p(a) is the action code's own marginal over the training data (a running mean of q(a | x),
 so that generation never draws a category the encoder does not use). The decoder maps [z^c, z^m_t (, a)] to x_t, through an LSTM
 over time (decoder=lstm, Fig. 1a) or frame by frame (decoder=frame).
@@ -14,6 +15,7 @@ from torch import nn
 
 from rwae.config import ModelConfig
 from rwae.errors import RWAEError
+from rwae.models.mixture import sample_mixture
 from rwae.models.networks import ConvFrameDecoder, GaussianHead, mlp, reparameterize
 
 LSTMState = tuple[torch.Tensor, torch.Tensor]
@@ -28,6 +30,11 @@ class GenerativeModel(nn.Module):
         self.prior_head = GaussianHead(h, c.dynamic_dim)
         if num_actions:  # p(a): updated in training by `track_action_marginal`
             self.register_buffer("action_marginal", torch.full((num_actions,), 1.0 / num_actions))
+        if c.static_prior_components:  # set by `set_static_prior`; all-zero weights: not fitted
+            k, ds = c.static_prior_components, c.static_dim
+            self.register_buffer("static_prior_weights", torch.zeros(k))
+            self.register_buffer("static_prior_means", torch.zeros(k, ds))
+            self.register_buffer("static_prior_scale_tril", torch.eye(ds).expand(k, ds, ds).clone())
         code_dim = c.static_dim + c.dynamic_dim + num_actions
         if c.decoder == "lstm":
             self.decoder_lstm = nn.LSTM(code_dim, h, batch_first=True)
@@ -53,9 +60,39 @@ class GenerativeModel(nn.Module):
         mu, logvar = self.prior_head(out)
         return mu, logvar, state
 
-    def sample_static(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
-        """z^c ~ N(0, I): (n, static_dim)."""
+    @property
+    def static_prior_fitted(self) -> bool:
+        return bool(self.config.static_prior_components) and bool(
+            self.static_prior_weights.sum() > 0
+        )
+
+    def sample_static(
+        self, n: int, generator: torch.Generator | None = None, standard: bool = False
+    ) -> torch.Tensor:
+        """z^c for generation: the fitted mixture once there is one, else (or with `standard`, as
+        the disentanglement protocol draws) N(0, I): (n, static_dim)."""
+        if self.static_prior_fitted and not standard:
+            return sample_mixture(
+                n,
+                self.static_prior_weights,
+                self.static_prior_means,
+                self.static_prior_scale_tril,
+                generator,
+            )
         return torch.randn(n, self.config.static_dim, generator=generator, device=self.device)
+
+    @torch.no_grad()
+    def set_static_prior(
+        self, weights: torch.Tensor, means: torch.Tensor, scale_tril: torch.Tensor
+    ) -> None:
+        """Use the mixture (K,), (K, ds), (K, ds, ds) as z^c's prior for generation."""
+        if not self.config.static_prior_components:
+            raise RWAEError(
+                "this model has no static prior mixture (model.static_prior_components)"
+            )
+        self.static_prior_weights.copy_(weights)
+        self.static_prior_means.copy_(means)
+        self.static_prior_scale_tril.copy_(scale_tril)
 
     def sample_actions(
         self, n: int, generator: torch.Generator | None = None, action: int | None = None

@@ -153,7 +153,7 @@ class RWAE(nn.Module):
     ) -> torch.Tensor:
         """Keep the dynamics (posterior means) of x, draw z^c from the prior."""
         post = self.encode(x)
-        z_c = self.generative.sample_static(x.shape[0], generator)
+        z_c = self.generative.sample_static(x.shape[0], generator, standard=True)
         return self.decode(z_c, post.dynamic_mean, post.action)
 
     @torch.no_grad()

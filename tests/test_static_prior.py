@@ -1,0 +1,94 @@
+"""z^c's generation prior fitted after training: the mixture, the model's use of it, `rwae fit-prior`."""
+
+import pytest
+import torch
+
+from rwae import RWAE, data
+from rwae.cli import main
+from rwae.evaluation.protocol import spread_indices
+from rwae.models.mixture import fit_gaussian_mixture, mixture_log_likelihood, sample_mixture
+from rwae.static_prior import static_codes
+
+from .helpers import tiny_model_config
+
+
+def two_clusters(n: int = 600) -> torch.Tensor:
+    g = torch.Generator().manual_seed(0)
+    centres = torch.tensor([[6.0, 0.0, 0.0], [-6.0, 2.0, 1.0]])
+    pick = torch.arange(n) % 4 == 0  # a quarter in the first cluster
+    return centres[(~pick).long()] + 0.3 * torch.randn(n, 3, generator=g)
+
+
+def test_the_mixture_finds_the_clusters_and_beats_one_gaussian_on_held_out_codes():
+    codes = two_clusters()
+    weights, means, scale_tril = fit_gaussian_mixture(codes[:400], 2)
+    order = means[:, 0].argsort(descending=True)
+    assert torch.allclose(weights[order], torch.tensor([0.25, 0.75]), atol=0.05)
+    assert torch.allclose(means[order], torch.tensor([[6.0, 0, 0], [-6.0, 2, 1]]), atol=0.15)
+    two = mixture_log_likelihood(codes[400:], weights, means, scale_tril)
+    one = mixture_log_likelihood(codes[400:], *fit_gaussian_mixture(codes[:400], 1))
+    assert two > one + 1.0
+    draws = sample_mixture(4000, weights, means, scale_tril, torch.Generator().manual_seed(1))
+    assert abs(float((draws[:, 0] > 0).float().mean()) - 0.25) < 0.03
+    with pytest.raises(ValueError, match="components must be in 1..400"):
+        fit_gaussian_mixture(codes[:400], 0)
+
+
+def test_generation_draws_static_codes_from_the_fitted_mixture_and_the_protocol_does_not():
+    model = RWAE(tiny_model_config(static_prior_components=2)).eval()
+    prior = model.generative
+    g = lambda: torch.Generator().manual_seed(3)  # noqa: E731
+    unfitted = prior.sample_static(500, g())
+    assert torch.equal(unfitted, torch.randn(500, model.config.static_dim, generator=g()))
+    d = model.config.static_dim
+    means = torch.stack([torch.full((d,), 5.0), torch.full((d,), -5.0)])
+    prior.set_static_prior(torch.tensor([0.5, 0.5]), means, 0.01 * torch.eye(d).expand(2, d, d))
+    drawn = prior.sample_static(500, g())
+    assert (drawn.abs() - 5.0).abs().max() < 0.1  # every draw at one of the two means
+    assert torch.equal(prior.sample_static(500, g(), standard=True), unfitted)
+
+
+def test_a_fitted_prior_survives_saving_and_a_model_without_one_refuses_it(tmp_path):
+    model = RWAE(tiny_model_config(static_prior_components=3)).eval()
+    d = model.config.static_dim
+    weights, means = torch.tensor([0.2, 0.3, 0.5]), torch.randn(3, d)
+    model.generative.set_static_prior(weights, means, torch.eye(d).expand(3, d, d))
+    model.save_pretrained(tmp_path / "m", dtype=torch.float16)
+    loaded = RWAE.from_pretrained(tmp_path / "m")
+    assert loaded.generative.static_prior_fitted
+    assert torch.allclose(loaded.generative.static_prior_means, means, atol=1e-2)
+    plain = RWAE(tiny_model_config())
+    assert not plain.generative.static_prior_fitted
+    with pytest.raises(Exception, match="no static prior mixture"):
+        plain.generative.set_static_prior(weights, means, torch.eye(d).expand(3, d, d))
+
+
+def test_fit_prior_writes_a_model_whose_samples_come_from_the_codes(tmp_path, capsys):
+    out = tmp_path / "fitted"
+    argv = ["fit-prior", "default", "--out", str(out), "--components", "2", "--sequences", "64"]
+    assert main(argv) == 0
+    assert "2-component Gaussian mixture fitted to 64 sequences of sprites (train)" in (
+        capsys.readouterr().out
+    )
+    base, fitted = RWAE.from_pretrained("default"), RWAE.from_pretrained(out)
+    assert fitted.config.static_prior_components == 2 and fitted.generative.static_prior_fitted
+    for name, weight in base.state_dict().items():  # everything else carried over unchanged
+        assert torch.equal(fitted.state_dict()[name], weight), name
+    # fitted to those very codes: after EM's last M-step the weighted means are the codes' mean
+    train = data.load("sprites", "train")
+    codes = static_codes(base, train, spread_indices(len(train), 64))
+    prior = fitted.generative
+    centre = prior.static_prior_weights @ prior.static_prior_means
+    assert torch.allclose(centre, codes.mean(0), atol=1e-3)
+    z_c = prior.sample_static(8, torch.Generator().manual_seed(0))
+    expected = sample_mixture(
+        8,
+        prior.static_prior_weights,
+        prior.static_prior_means,
+        prior.static_prior_scale_tril,
+        torch.Generator().manual_seed(0),
+    )
+    assert torch.equal(z_c, expected)
+    assert main(["fit-prior", "default", "--out", str(tmp_path / "x"), "--components", "0"]) == 2
+    assert "--components must be at least 1, got 0" in capsys.readouterr().err
+    assert not (tmp_path / "x").exists()
