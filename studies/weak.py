@@ -40,6 +40,11 @@ COMMON = [
 VARIANTS: dict[str, list[str]] = {
     "code": ACTION_CODE,  # the paper's action code alone: its information penalty
     "code_recovery": [*ACTION_CODE, "model.action_recovery=1.0"],  # + InfoGAN's recovery term
+    # the remedies the issue names, each on its own (2000 steps, validation)
+    "code_head_on_means": [*ACTION_CODE, "model.action_head_input=mean"],
+    "code_conditional_half": [*ACTION_CODE, "model.action_conditional_weight=0.5"],
+    "code_beta_10": ["model.num_actions=9", "model.beta_action=10.0"],
+    "code_recovery_0.1": [*ACTION_CODE, "model.action_recovery=0.1"],
 }
 KEEP = (
     "action_cluster_acc",

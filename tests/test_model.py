@@ -1,3 +1,4 @@
+import math
 import pickle
 
 import pytest
@@ -160,6 +161,27 @@ def test_generation_by_action_and_the_code_marginal(tmp_path):
     save_file(weights, folder / "model.safetensors")
     old = RWAE.from_pretrained(folder)
     assert torch.allclose(old.generative.action_marginal, torch.full((4,), 0.25))
+
+
+def test_the_action_head_can_read_the_means_in_training_too():
+    model = RWAE(tiny_model_config(num_actions=4, action_head_input="mean")).train()
+    x = batch(model.config)
+    logits = [model.encode(x, torch.Generator().manual_seed(s)).action_logits for s in (0, 1)]
+    assert torch.equal(logits[0], logits[1])  # no sampling noise reaches the head
+    sampled = RWAE(tiny_model_config(num_actions=4)).train()
+    sampled.load_state_dict(model.state_dict())
+    noisy = [sampled.encode(x, torch.Generator().manual_seed(s)).action_logits for s in (0, 1)]
+    assert not torch.equal(noisy[0], noisy[1])
+
+
+def test_the_code_penalty_weighs_the_conditional_entropy():
+    from rwae.losses.gaussian import categorical_information_penalty
+
+    unsure = torch.zeros(6, 3)  # every q(a | x) uniform: KL(q(a) || U) = 0, H = ln 3
+    assert float(categorical_information_penalty(unsure)) == pytest.approx(math.log(3))
+    assert float(categorical_information_penalty(unsure, 0.5)) == pytest.approx(0.5 * math.log(3))
+    one_category = torch.tensor([[9.0, 0, 0]]).expand(6, 3)  # confident, all in one category
+    assert float(categorical_information_penalty(one_category, 0.5)) > math.log(3) - 0.01
 
 
 def test_action_recovery_trains_prior_and_decoder_to_use_every_category():

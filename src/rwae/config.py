@@ -55,6 +55,10 @@ class ModelConfig:
     beta_action: float = 1.0
     action_recovery: float = 0.0  # λ_r of InfoGAN's recovery term: a drawn uniformly, z^m from the
     # prior given a, decoded; the cross-entropy of q(a | x̂) against a (0: off)
+    action_head_input: str = "sample"  # what q(a | ·) reads in training: sample (z^m samples) |
+    # mean (the posterior means it reads in evaluation)
+    action_conditional_weight: float = 1.0  # the weight of H(q(a | x)) beside KL(q(a) || U) in the
+    # code's penalty: 1 maximises I(x; a); below 1 an unused category costs more than a soft one
     # --- departures from Figure 1, each measured in docs/ablation.md
     decoder: str = (
         "lstm"  # lstm: LSTM over [z^c, z^m_t (, a)] (Fig. 1a) | frame: x_t from (z^c, z^m_t)
@@ -88,6 +92,7 @@ class ModelConfig:
         _choice("model.decoder", self.decoder, ("lstm", "frame"))
         _choice("model.dynamic_input", self.dynamic_input, DYNAMIC_INPUTS)
         _choice("model.prior_fit", self.prior_fit, ("penalty", "likelihood"))
+        _choice("model.action_head_input", self.action_head_input, ("sample", "mean"))
         if self.dynamic_input == "residual_mask" and len(self.frame_shape) != 3:
             raise ConfigError("model.dynamic_input=residual_mask needs image frames [C, H, W]")
         for name in ("conv_width", "frame_dim", "hidden_dim", "static_dim", "dynamic_dim"):
@@ -97,6 +102,7 @@ class ModelConfig:
             "beta_dynamic",
             "beta_action",
             "action_recovery",
+            "action_conditional_weight",
             "static_kl_warm_beta",
         ):
             _at_least(f"model.{name}", getattr(self, name), 0)

@@ -157,7 +157,11 @@ class Objective(nn.Module):
         static_pen, critic_static = self.static_penalty(post)
         dynamic_pen, critic_dynamic = self.dynamic_penalty(post, prior_mu, prior_logvar, prior_z)
         zero = recon.new_zeros(())
-        action_pen = categorical_information_penalty(post.action_logits) if c.num_actions else zero
+        action_pen = (
+            categorical_information_penalty(post.action_logits, c.action_conditional_weight)
+            if c.num_actions
+            else zero
+        )
         loss = (
             recon
             + c.beta_static * static_pen

@@ -143,5 +143,8 @@ class InferenceModel(nn.Module):
             mu_m, logvar_m, _ = self.dynamic_posterior(hs, "mean")
         logits = a = None
         if c.num_actions:
-            logits, a = self.action(z_m if self.training else mu_m, generator)
+            head_input = mu_m if not self.training else z_m
+            if self.training and c.action_head_input == "mean":  # as evaluation reads it
+                head_input = self.dynamic_posterior(hs, "mean")[0] if c.stochastic_encoder else mu_m
+            logits, a = self.action(head_input, generator)
         return EncoderOutput(mu_c, logvar_c, z_c, mu_m, logvar_m, z_m, logits, a)
