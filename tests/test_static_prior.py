@@ -92,3 +92,15 @@ def test_fit_prior_writes_a_model_whose_samples_come_from_the_codes(tmp_path, ca
     assert main(["fit-prior", "default", "--out", str(tmp_path / "x"), "--components", "0"]) == 2
     assert "--components must be at least 1, got 0" in capsys.readouterr().err
     assert not (tmp_path / "x").exists()
+
+
+def test_training_fits_the_mixture_at_its_end_when_the_config_asks(tmp_path):
+    from rwae.training import train
+
+    from .helpers import tiny_experiment
+
+    config = tiny_experiment(**{"train.steps": 2, "model.static_prior_components": 3})
+    train(config, tmp_path / "run", progress=False)
+    model = RWAE.from_pretrained(tmp_path / "run")
+    assert model.config.static_prior_components == 3 and model.generative.static_prior_fitted
+    assert float(model.generative.static_prior_weights.sum()) == pytest.approx(1.0, abs=1e-3)

@@ -50,9 +50,22 @@ def fit_static_prior(
 ) -> RWAE:
     """The model with z^c's generation prior a `components`-way Gaussian mixture fitted (EM) to the
     posterior means of `sequences` spread-out sequences of `dataset` (its training data)."""
-    codes = static_codes(model, dataset, spread_indices(len(dataset), sequences))
     fitted = with_static_prior(model, components)
-    weights, means, scale_tril = fit_gaussian_mixture(codes, components, seed=seed)
-    device = model.device
-    fitted.generative.set_static_prior(weights.to(device), means.to(device), scale_tril.to(device))
+    fit_in_place(fitted, dataset, sequences, seed)
     return fitted
+
+
+def fit_in_place(model: RWAE, dataset, sequences: int = 4000, seed: int = 0) -> None:
+    """Fit the mixture of a model built with model.static_prior_components > 0 (as training does
+    at its end)."""
+    codes = static_codes(model, dataset, spread_indices(len(dataset), sequences))
+    components = model.config.static_prior_components
+    weights, means, scale_tril = fit_gaussian_mixture(codes, min(components, len(codes)), seed=seed)
+    if len(weights) < components:  # fewer codes than components: the rest get no weight
+        pad = components - len(weights)
+        weights = torch.cat([weights, weights.new_zeros(pad)])
+        means = torch.cat([means, means.new_zeros(pad, means.shape[1])])
+        eye = torch.eye(means.shape[1]).expand(pad, -1, -1)
+        scale_tril = torch.cat([scale_tril, eye])
+    device = model.device
+    model.generative.set_static_prior(weights.to(device), means.to(device), scale_tril.to(device))

@@ -39,6 +39,7 @@ from rwae.evaluation.judge import Judge
 from rwae.models import RWAE
 from rwae.pictures import progress_grid
 from rwae.provenance import provenance
+from rwae.static_prior import fit_in_place
 from rwae.training import checkpoint
 from rwae.training.distributed import DistContext, gather_along_batch
 from rwae.training.metrics_log import MetricsLogger
@@ -510,6 +511,10 @@ class Trainer:
             self._pictures()
         summary = {}
         if ctx.is_main:
+            if self.model.config.static_prior_components:  # z^c's generation prior, ex post
+                was_training = self.model.training
+                fit_in_place(self.model, self.train_set, seed=tc.seed)
+                self.model.train(was_training)
             self.model.save_pretrained(
                 self.out / "model",
                 training_data={
