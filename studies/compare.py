@@ -101,6 +101,12 @@ def overrides(model: str, candidate: str, seed: int, steps: int | None) -> list[
     return sets + ([f"train.steps={steps}"] if steps else [])
 
 
+def preset_steps() -> int:
+    import yaml
+
+    return int(yaml.safe_load((REPO / BASE).read_text())["train"]["steps"])
+
+
 def write(path: Path, record: dict) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(record, indent=2) + "\n")
@@ -157,8 +163,9 @@ def chosen(model: str) -> tuple[str, dict[str, float]]:
 def run(model: str, seeds: list[int], repeats: int, runs: Path) -> None:
     """Train the chosen candidate with each seed (at the preset's steps) and evaluate on test."""
     candidate, scores = chosen(model)
+    steps = preset_steps()  # seed 0 continues its tuning run when that was shorter
     for seed in seeds:
-        sets = overrides(model, candidate, seed, None)
+        sets = overrides(model, candidate, seed, steps)
         out = run_dir(runs, model, candidate, seed)
         pictures = RESULTS / model / f"seed_{seed}"
         shared = train_and_evaluate(out, BASE, sets, repeats, pictures=pictures, split="test")
