@@ -30,6 +30,11 @@ from common import REPO, posterior_codes, publish_table, variant_study
 RESULTS = REPO / "results" / "weak"
 BASE = "configs/sprites_cpu.yaml"
 ACTION_CODE = ["model.num_actions=9", "model.beta_action=1.0"]
+HEAD_ON_MEANS_HALF = [
+    *ACTION_CODE,
+    "model.action_head_input=mean",
+    "model.action_conditional_weight=0.5",
+]
 COMMON = [
     "train.batch_size=8",
     "model.static_kl_warm_steps=500",
@@ -45,6 +50,14 @@ VARIANTS: dict[str, list[str]] = {
     "code_conditional_half": [*ACTION_CODE, "model.action_conditional_weight=0.5"],
     "code_beta_10": ["model.num_actions=9", "model.beta_action=10.0"],
     "code_recovery_0.1": [*ACTION_CODE, "model.action_recovery=0.1"],
+    # the head on means with the marginal weighted above the conditional: on the built-in model's
+    # frozen codes this finds all 9 actions (results/weak/cluster_head_default_mean_w0.5.json)
+    "code_means_conditional_half": [*HEAD_ON_MEANS_HALF],
+    # the claim: does the code improve disentanglement where there is room? The same budget
+    # without a code, and the paper's Figure-1 structure (decoder LSTM) without and with it
+    "no_code": [],
+    "figure1_no_code": ["model.decoder=lstm"],
+    "figure1_code": ["model.decoder=lstm", *HEAD_ON_MEANS_HALF],
 }
 KEEP = (
     "action_cluster_acc",
