@@ -283,14 +283,15 @@ def render_readme() -> str:
     _, table = rows()
     lines = [
         "| model | action_acc (%) | attribute_acc (%) | IS | H(y\\|x) | H(y) | IS of samples "
-        "| CPU-hours |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- |",
+        "| samples' action consistency | CPU-hours |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for label, m, c, _ in table:
         lines.append(
             f"| {label} | {cell(m, 'action_acc', 100)} | {cell(m, 'attribute_acc', 100)} "
             f"| {cell(m, 'inception_score', 1, 3)} | {cell(m, 'h_y_given_x', 1, 3)} "
-            f"| {cell(m, 'h_y', 1, 3)} | {cell(m, 'gen_inception_score', 1, 3)} | {cpu_hours(c)} |"
+            f"| {cell(m, 'h_y', 1, 3)} | {cell(m, 'gen_inception_score', 1, 3)} "
+            f"| {cell(m, 'gen_action_consistency', 1, 3)} | {cpu_hours(c)} |"
         )
     lines.append("\n" + protocol_note(table))
     lines.append(
