@@ -1,13 +1,15 @@
-"""Ship a trained Sprites model as the package's built-in default (`RWAE.from_pretrained("default")`,
-`rwae swap|sample|eval` without a model).
+"""Ship a trained Sprites model inside the package: the built-in default (`RWAE.from_pretrained(
+"default")`, `rwae swap|sample|eval` without a model) or, with `--name weak`, the weakly supervised
+model (`RWAE.from_pretrained("weak")`).
 
-    python studies/ship_default.py RUN_DIR [--repeats 3] [--precision float16] [--static-prior-components K]
+    python studies/ship_default.py RUN_DIR [--name default|weak] [--repeats 3] [--precision float16]
+                                   [--static-prior-components K]
 
 Writes RUN_DIR's model (config.json + model.safetensors, float16 weights by default) into
-src/rwae/models/shipped/default/, scores the source model (float32) on the fixed subset, evaluates
-the shipped copy with `rwae eval default` on the whole test split (R repeats) and on the
+src/rwae/models/shipped/NAME/, scores the source model (float32) on the fixed subset, evaluates
+the shipped copy with `rwae eval NAME` on the whole test split (R repeats) and on the
 fixed subset the test suite re-scores (SUBSET sequences, R = 1, seed 0), writes results.json beside
-the weights, and draws the README's swap and sample pictures (docs/images/default_*).
+the weights, and draws the swap and sample pictures (docs/images/NAME_*).
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ import sys
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-SHIPPED = REPO / "src" / "rwae" / "models" / "shipped" / "default"
+SHIPPED_ROOT = REPO / "src" / "rwae" / "models" / "shipped"
 IMAGES = REPO / "docs" / "images"
 SUBSET = 270  # spread-out test sequences re-scored by tests/test_shipped_model.py
 MAX_MEGABYTES = 20
@@ -56,13 +58,19 @@ def subset_metrics(model: str, out: Path) -> dict[str, float]:
 
 
 def ship(
-    run_dir: Path, repeats: int, work: Path, precision: str, static_prior_components: int
+    run_dir: Path,
+    name: str,
+    repeats: int,
+    work: Path,
+    precision: str,
+    static_prior_components: int,
 ) -> Path:
     import torch
 
     from rwae import RWAE
     from rwae.models.pretrained import CONFIG_NAME, WEIGHTS_NAME, resolve_model_dir
 
+    shipped = SHIPPED_ROOT / name
     source = resolve_model_dir(run_dir)
     training_data = json.loads((source / CONFIG_NAME).read_text()).get("training_data")
     model = RWAE.from_pretrained(source)
@@ -73,17 +81,17 @@ def ship(
         split = training_data.get("train_split", "train")
         train = load_eval_set(source, None, None, split)[2]
         model = fit_static_prior(model, train, static_prior_components)
-    if SHIPPED.exists():
-        shutil.rmtree(SHIPPED)  # the previous default, results and all
-    model.save_pretrained(SHIPPED, training_data=training_data, dtype=getattr(torch, precision))
-    size_mb = (SHIPPED / WEIGHTS_NAME).stat().st_size / 1e6
+    if shipped.exists():
+        shutil.rmtree(shipped)  # the previous model, results and all
+    model.save_pretrained(shipped, training_data=training_data, dtype=getattr(torch, precision))
+    size_mb = (shipped / WEIGHTS_NAME).stat().st_size / 1e6
     if size_mb > MAX_MEGABYTES:
         raise SystemExit(
-            f"{SHIPPED / WEIGHTS_NAME}: {size_mb:.1f} MB, more than {MAX_MEGABYTES} MB"
+            f"{shipped / WEIGHTS_NAME}: {size_mb:.1f} MB, more than {MAX_MEGABYTES} MB"
         )
     source_subset = subset_metrics(str(source), work / "subset_source")
-    rwae("eval", "default", "--repeats", str(repeats), "--out", str(work / "full"), "--overwrite")
-    shipped_subset = subset_metrics("default", work / "subset")
+    rwae("eval", name, "--repeats", str(repeats), "--out", str(work / "full"), "--overwrite")
+    shipped_subset = subset_metrics(name, work / "subset")
     full = json.loads((work / "full" / "results.json").read_text())
     summary = json.loads((run_dir / "train_summary.json").read_text())
     record = {
@@ -109,13 +117,13 @@ def ship(
         "command": " ".join([Path(sys.executable).name, *sys.argv]),
         "versions": full["versions"],
     }
-    (SHIPPED / "results.json").write_text(json.dumps(record, indent=2) + "\n")
+    (shipped / "results.json").write_text(json.dumps(record, indent=2) + "\n")
     IMAGES.mkdir(parents=True, exist_ok=True)
-    rwae("swap", "--out", str(IMAGES / "default_swap.png"), "--count", "4")
-    rwae("swap", "--out", str(IMAGES / "default_swap.gif"), "--count", "4")
-    rwae("sample", "--out", str(IMAGES / "default_samples.png"), "--count", "6")
-    rwae("sample", "--out", str(IMAGES / "default_samples.gif"), "--count", "8")
-    return SHIPPED / "results.json"
+    rwae("swap", name, "--out", str(IMAGES / f"{name}_swap.png"), "--count", "4")
+    rwae("swap", name, "--out", str(IMAGES / f"{name}_swap.gif"), "--count", "4")
+    rwae("sample", name, "--out", str(IMAGES / f"{name}_samples.png"), "--count", "6")
+    rwae("sample", name, "--out", str(IMAGES / f"{name}_samples.gif"), "--count", "8")
+    return shipped / "results.json"
 
 
 def main() -> None:
@@ -123,6 +131,7 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("run", type=Path, help="a run folder (model/ inside) or a model folder")
+    parser.add_argument("--name", choices=("default", "weak"), default="default")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--work", type=Path, default=Path("runs/ship_default"))
     parser.add_argument("--precision", choices=("float16", "float32"), default="float16")
@@ -133,7 +142,9 @@ def main() -> None:
         help="K > 0: fit z^c's generation prior to the training codes (`rwae fit-prior`)",
     )
     args = parser.parse_args()
-    path = ship(args.run, args.repeats, args.work, args.precision, args.static_prior_components)
+    path = ship(
+        args.run, args.name, args.repeats, args.work, args.precision, args.static_prior_components
+    )
     print(f"wrote {path}")
 
 
