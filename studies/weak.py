@@ -53,6 +53,9 @@ VARIANTS: dict[str, list[str]] = {
     # the head on means with the marginal weighted above the conditional: on the built-in model's
     # frozen codes this finds all 9 actions (results/weak/cluster_head_default_mean_w0.5.json)
     "code_means_conditional_half": [*HEAD_ON_MEANS_HALF],
+    # ... with the head learning from its penalty only (a reaches the decoder detached): the
+    # decoder's gradient through a's Gumbel sample no longer drowns the penalty's
+    "code_head_by_penalty": [*HEAD_ON_MEANS_HALF, "model.action_head_learns=penalty"],
     # the claim: does the code improve disentanglement where there is room? The same budget
     # without a code, and the paper's Figure-1 structure (decoder LSTM) without and with it
     "no_code": [],

@@ -59,6 +59,8 @@ class ModelConfig:
     # mean (the posterior means it reads in evaluation)
     action_conditional_weight: float = 1.0  # the weight of H(q(a | x)) beside KL(q(a) || U) in the
     # code's penalty: 1 maximises I(x; a); below 1 an unused category costs more than a soft one
+    action_head_learns: str = "all"  # all: a's Gumbel sample carries the decoder's gradient into
+    # q(a | ·) (the paper) | penalty: the decoder reads a detached, the head learns from its penalty
     # --- departures from Figure 1, each measured in docs/ablation.md
     decoder: str = (
         "lstm"  # lstm: LSTM over [z^c, z^m_t (, a)] (Fig. 1a) | frame: x_t from (z^c, z^m_t)
@@ -93,6 +95,7 @@ class ModelConfig:
         _choice("model.dynamic_input", self.dynamic_input, DYNAMIC_INPUTS)
         _choice("model.prior_fit", self.prior_fit, ("penalty", "likelihood"))
         _choice("model.action_head_input", self.action_head_input, ("sample", "mean"))
+        _choice("model.action_head_learns", self.action_head_learns, ("all", "penalty"))
         if self.dynamic_input == "residual_mask" and len(self.frame_shape) != 3:
             raise ConfigError("model.dynamic_input=residual_mask needs image frames [C, H, W]")
         for name in ("conv_width", "frame_dim", "hidden_dim", "static_dim", "dynamic_dim"):

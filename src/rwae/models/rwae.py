@@ -54,7 +54,10 @@ class RWAE(nn.Module):
         prior_z = reparameterize(prior_mu, prior_logvar)
         if by_likelihood:
             prior_z = prior_z.detach()
-        logits = self.generative.decode_logits(post.static, post.dynamic, post.action)
+        decoder_action = post.action
+        if decoder_action is not None and self.config.action_head_learns == "penalty":
+            decoder_action = decoder_action.detach()
+        logits = self.generative.decode_logits(post.static, post.dynamic, decoder_action)
         recovery = None
         if post.action_logits is not None:
             if self.training:
