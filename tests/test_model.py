@@ -174,6 +174,17 @@ def test_the_action_head_can_read_the_means_in_training_too():
     assert not torch.equal(noisy[0], noisy[1])
 
 
+@pytest.mark.parametrize("learns, moved", [("all", True), ("penalty", False)])
+def test_the_action_head_learns_from_its_penalty_alone_when_asked(learns, moved):
+    torch.manual_seed(0)
+    config = tiny_model_config(num_actions=4, beta_action=0.0, action_head_learns=learns)
+    model = RWAE(config).train()
+    out = model(batch(config))  # with beta_action 0, only the decoder's loss can reach the head
+    out.loss.backward()
+    grad = model.inference.action_head.weight.grad
+    assert (grad is not None and grad.abs().sum() > 0) == moved
+
+
 def test_the_code_penalty_weighs_the_conditional_entropy():
     from rwae.losses.gaussian import categorical_information_penalty
 

@@ -59,8 +59,9 @@ class ModelConfig:
     # mean (the posterior means it reads in evaluation)
     action_conditional_weight: float = 1.0  # the weight of H(q(a | x)) beside KL(q(a) || U) in the
     # code's penalty: 1 maximises I(x; a); below 1 an unused category costs more than a soft one
-    action_head_learns: str = "all"  # all: a's Gumbel sample carries the decoder's gradient into
-    # q(a | ·) (the paper) | penalty: the decoder reads a detached, the head learns from its penalty
+    action_head_learns: str = "all"  # all: a's Gumbel sample carries the decoder's and the prior's
+    # gradients into q(a | ·) (the paper) | penalty: they read a detached; the head learns from its
+    # penalty alone
     # --- departures from Figure 1, each measured in docs/ablation.md
     decoder: str = (
         "lstm"  # lstm: LSTM over [z^c, z^m_t (, a)] (Fig. 1a) | frame: x_t from (z^c, z^m_t)

@@ -47,9 +47,10 @@ class RWAE(nn.Module):
         # no gradient into ψ.
         by_likelihood = self.config.prior_fit == "likelihood"
         z_dynamic, action = post.dynamic, post.action
+        if action is not None and (by_likelihood or self.config.action_head_learns == "penalty"):
+            action = action.detach()  # the prior reads a; only the penalty trains the head
         if by_likelihood:
             z_dynamic = z_dynamic.detach()
-            action = None if action is None else action.detach()
         prior_mu, prior_logvar, _ = self.generative.prior(previous_codes(z_dynamic), action)
         prior_z = reparameterize(prior_mu, prior_logvar)
         if by_likelihood:
