@@ -46,19 +46,19 @@ class RWAE(nn.Module):
         # by likelihood, it sees the codes without gradient and its samples give the encoder's D
         # no gradient into ψ.
         by_likelihood = self.config.prior_fit == "likelihood"
-        z_dynamic, action = post.dynamic, post.action
-        if action is not None and (by_likelihood or self.config.action_head_learns == "penalty"):
-            action = action.detach()  # the prior reads a; only the penalty trains the head
+        action = post.action
+        if action is not None and self.config.action_head_learns == "penalty":
+            # the decoder and the prior read a; only the code's penalty trains the head
+            action = action.detach()
+        z_dynamic, prior_action = post.dynamic, action
         if by_likelihood:
             z_dynamic = z_dynamic.detach()
-        prior_mu, prior_logvar, _ = self.generative.prior(previous_codes(z_dynamic), action)
+            prior_action = None if action is None else action.detach()
+        prior_mu, prior_logvar, _ = self.generative.prior(previous_codes(z_dynamic), prior_action)
         prior_z = reparameterize(prior_mu, prior_logvar)
         if by_likelihood:
             prior_z = prior_z.detach()
-        decoder_action = post.action
-        if decoder_action is not None and self.config.action_head_learns == "penalty":
-            decoder_action = decoder_action.detach()
-        logits = self.generative.decode_logits(post.static, post.dynamic, decoder_action)
+        logits = self.generative.decode_logits(post.static, post.dynamic, action)
         recovery = None
         if post.action_logits is not None:
             if self.training:
