@@ -123,7 +123,33 @@ def ship(
     rwae("swap", name, "--out", str(IMAGES / f"{name}_swap.gif"), "--count", "4")
     rwae("sample", name, "--out", str(IMAGES / f"{name}_samples.png"), "--count", "6")
     rwae("sample", name, "--out", str(IMAGES / f"{name}_samples.gif"), "--count", "8")
+    if model.config.num_actions:
+        draw_by_action(name)
     return shipped / "results.json"
+
+
+def draw_by_action(name: str, per_category: int = 2, seed: int = 0) -> None:
+    """A model with an action code: samples generated with each category in turn (rows of the
+    .png; in the animated .gif three categories a row, `per_category` cells each)."""
+    import torch
+
+    from rwae import RWAE
+    from rwae.pictures.grid import draw_grid
+    from rwae.pictures.model import save_samples
+
+    model = RWAE.from_pretrained(name).eval()
+    g = torch.Generator().manual_seed(seed)
+    length = 8  # Sprites' sequences
+    with torch.no_grad():
+        samples = torch.cat(
+            [
+                model.generate(per_category, length, action=k, generator=g)
+                for k in range(model.config.num_actions)
+            ]
+        )  # (A * per_category, T, C, H, W), category-major
+    captions = [f"category {i // per_category}" for i in range(len(samples))]
+    draw_grid(samples, captions).save(IMAGES / f"{name}_by_action.png")
+    save_samples(samples, IMAGES / f"{name}_by_action.gif", columns=3 * per_category)
 
 
 def main() -> None:
