@@ -15,6 +15,7 @@ TOLERANCE = {
     "attribute_acc": 0.02,
     "recon_mse": 0.0005,
     "action_cluster_acc": 0.02,
+    "gen_by_action_acc": 0.04,  # samples: bf16 vs fp32 generation may flip a few more
 }
 
 
@@ -42,6 +43,6 @@ def test_a_shipped_models_committed_subset_metrics_reproduce(name, tmp_path):
     )
     for metric, tolerance in TOLERANCE.items():
         if metric not in subset["metrics"]:
-            continue  # e.g. action_cluster_acc: only a model with an action code has it
+            continue  # the action code's metrics: only a model with one has them
         measured = record["metrics"][metric]["mean"]
         assert measured == pytest.approx(subset["metrics"][metric], abs=tolerance), metric
