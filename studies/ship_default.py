@@ -134,12 +134,14 @@ def draw_by_action(name: str, per_category: int = 2, seed: int = 0) -> None:
     import torch
 
     from rwae import RWAE
+    from rwae.evaluation.report import training_data
+    from rwae.models.pretrained import resolve_model_dir
     from rwae.pictures.grid import draw_grid
     from rwae.pictures.model import save_samples
 
     model = RWAE.from_pretrained(name).eval()
     g = torch.Generator().manual_seed(seed)
-    length = 8  # Sprites' sequences
+    length = int(training_data(resolve_model_dir(name)).get("seq_len", 8))  # as `rwae sample`
     with torch.no_grad():
         samples = torch.cat(
             [

@@ -25,7 +25,7 @@ WEIGHTS_NAME = "model.safetensors"
 FORMAT_VERSION = 1
 # Models shipped inside the package: SHIPPED_ROOT/<name>/ holds config.json, model.safetensors and
 # results.json (how it was trained and what it scores).
-SHIPPED_MODELS = ("default",)
+SHIPPED_MODELS = ("default", "weak")
 SHIPPED_ROOT = Path(__file__).parent / "shipped"
 # Weight names before the model was split into its parts (issue #18) -> the part that holds them now.
 PART_OF_OLD_NAME = {
