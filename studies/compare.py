@@ -232,7 +232,8 @@ def rows() -> tuple[list[dict], list[tuple]]:
         shipped = json.loads(results.read_text())
         training = shipped["training"]
         cost = cost_record(training["cost_all_sessions"], training["steps"], training["batch_size"])
-        label = f"built-in `{results.parent.name}` (run `{Path(shipped['source_run']).name}`)"
+        run = Path(shipped["source_run"]).name
+        label = f"built-in `{results.parent.name}` (run `{run}`, batch {training['batch_size']})"
         table.append((label, shipped["metrics"], cost, shipped["eval"]))
     if not table:
         raise SystemExit(
