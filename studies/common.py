@@ -112,6 +112,12 @@ def train_and_evaluate(
             "judge": evaluation["judge"],
         },
         "judge_curve": read_judge_curve(out),
+        # how it trained: the precision `auto` chose (and its timings), the CPU, the command
+        "training": {
+            "precision": summary.get("precision"),
+            "machine": summary.get("machine"),
+            "command": summary.get("command"),
+        },
         "config": summary["config"],
         "versions": evaluation["versions"],
     }
@@ -150,7 +156,7 @@ def run_variant(
         "variant": name,
         "overrides": overrides,
         "base": base,
-        "seed": 0,
+        "seed": shared["config"]["train"]["seed"],
         **shared,
         "command": " ".join(["python", *sys.argv]),
     }

@@ -78,8 +78,8 @@ KEEP = (
 
 def render() -> str:
     lines = [
-        "| variant | " + " | ".join(KEEP) + " | CPU-h / steps |",
-        "| --- | " + " | ".join("---" for _ in KEEP) + " | --- |",
+        "| variant | " + " | ".join(KEEP) + " | CPU-h / steps | precision |",
+        "| --- | " + " | ".join("---" for _ in KEEP) + " | --- | --- |",
     ]
     for variant in VARIANTS:
         path = RESULTS / f"{variant}.json"
@@ -91,13 +91,16 @@ def render() -> str:
         overrides = (
             " ".join(f"`{o}`" for o in VARIANTS[variant]) or "the base alone, no action code"
         )
+        precision = (r.get("training", {}).get("precision") or {}).get("mode", "—")
         lines.append(
-            f"| `{variant}`: {overrides} | {' | '.join(cells)} | {c['cpu_hours']:.2f} / {c['steps']} |"
+            f"| `{variant}`: {overrides} | {' | '.join(cells)} | {c['cpu_hours']:.2f} / {c['steps']} "
+            f"| {precision} |"
         )
     lines.append(
-        "\nOne training seed (0), the CPU preset at batch 8 with the overrides, evaluated on the "
-        "validation split (900 sequences, R = 3: ± over evaluation draws). Produced by `python "
-        "studies/weak.py run VARIANT`, rendered by `python studies/weak.py render`."
+        "\nOne training run each (seed 0 unless the variant sets `train.seed`), the CPU preset at "
+        "batch 8 with the overrides, evaluated on the validation split (900 sequences, R = 3: ± "
+        "over evaluation draws). Produced by `python studies/weak.py run VARIANT`, rendered by "
+        "`python studies/weak.py render`."
     )
     return "\n".join(lines)
 
