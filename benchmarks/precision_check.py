@@ -133,3 +133,7 @@ def markdown(r: dict) -> str:
         f"Produced by `{r['command']}` (benchmarks/results/precision_check.json)."
     )
     return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    main()
