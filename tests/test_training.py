@@ -287,6 +287,21 @@ def test_precision_auto_takes_the_faster_mode_and_caches_the_measurement(tmp_pat
     assert slower["mode"] == "fp32"
 
 
+def test_the_modes_are_timed_in_turns_so_a_slowdown_midway_hits_both(monkeypatch):
+    from rwae import precision
+
+    clock, calls = [0.0], []
+
+    def step(mode):  # bf16 is twice as fast; the machine gets 4x slower after the 4th call
+        calls.append(mode)
+        clock[0] += (1.0 if mode == "fp32" else 0.5) * (4 if len(calls) > 4 else 1)
+
+    monkeypatch.setattr(precision.time, "perf_counter", lambda: clock[0])
+    seconds = precision.seconds_per_mode(step, torch.device("cpu"))
+    assert calls[:4] == ["fp32", "bf16", "fp32", "bf16"]
+    assert seconds["bf16"] < seconds["fp32"] and seconds["fp32"] == 2 * seconds["bf16"]
+
+
 def test_a_mode_the_machine_cannot_run_is_measured_as_such_and_never_chosen(tmp_path):
     from rwae import precision
     from rwae.errors import RWAEError

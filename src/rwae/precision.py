@@ -15,7 +15,6 @@ import copy
 import hashlib
 import json
 import os
-import statistics
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -37,29 +36,28 @@ def autocast(mode: str, device: torch.device):
     return contextlib.nullcontext()
 
 
-def median_seconds(step: Callable[[], None]) -> float:
-    """Median wall seconds of `step` over TIMED_STEPS calls after WARMUP_STEPS."""
-    times = []
-    for i in range(WARMUP_STEPS + TIMED_STEPS):
-        start = time.perf_counter()
-        step()
-        if i >= WARMUP_STEPS:
-            times.append(time.perf_counter() - start)
-    return statistics.median(times)
-
-
 def seconds_per_mode(step: Callable[[str], None], device: torch.device) -> dict[str, float | None]:
-    """Median seconds of `step(mode)` for each mode, None for a mode this machine cannot run (e.g.
-    oneDNN has no bf16 LSTM on a CPU without AVX-512); the RNG streams are left as they were."""
-    seconds: dict[str, float | None] = {}
+    """Seconds of `step(mode)` for each mode, None for a mode this machine cannot run (e.g. oneDNN
+    has no bf16 LSTM on a CPU without AVX-512); the RNG streams are left as they were. The modes
+    take turns (WARMUP_STEPS rounds, then TIMED_STEPS timed ones) and each keeps its fastest round:
+    another process starting or stopping mid-measurement slows both modes alike (timed one after
+    the other, a busy machine once made fp32 look faster than bf16 and the choice was cached)."""
+    seconds: dict[str, float | None] = dict.fromkeys(MODES, float("inf"))
     with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
-        for mode in MODES:
-            try:
-                seconds[mode] = median_seconds(lambda m=mode: step(m))
-            except RuntimeError:
-                if mode == "fp32":
-                    raise
-                seconds[mode] = None
+        for i in range(WARMUP_STEPS + TIMED_STEPS):
+            for mode in MODES:
+                if seconds[mode] is None:
+                    continue
+                start = time.perf_counter()
+                try:
+                    step(mode)
+                except RuntimeError:
+                    if mode == "fp32":
+                        raise
+                    seconds[mode] = None
+                    continue
+                if i >= WARMUP_STEPS:
+                    seconds[mode] = min(seconds[mode], time.perf_counter() - start)
     return seconds
 
 
@@ -89,7 +87,8 @@ def training_step(model: nn.Module, x: torch.Tensor) -> Callable[[str], None]:
 
 
 def training_step_seconds(model: nn.Module, x: torch.Tensor) -> dict[str, float | None]:
-    """Median seconds of a training step in each mode (None where the mode cannot run)."""
+    """Seconds of a training step in each mode, the fastest of its rounds (None where the mode
+    cannot run)."""
     return seconds_per_mode(training_step(model, x), x.device)
 
 
