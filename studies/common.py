@@ -144,13 +144,26 @@ def publish_table(table: str, doc: Path, block: str) -> None:
     print(table)
 
 
+def seeded(name: str, seed: int) -> str:
+    """A variant's run and record name for a training seed: `name` for seed 0, `name_seed_S` else."""
+    return name if seed == 0 else f"{name}_seed_{seed}"
+
+
 def run_variant(
-    results: Path, runs: Path, name: str, base: str, overrides: list[str], repeats: int = 3
+    results: Path,
+    runs: Path,
+    name: str,
+    base: str,
+    overrides: list[str],
+    repeats: int = 3,
+    split: str = "val",
 ) -> Path:
-    """Train (or continue) the run `name` from `base` with `overrides`, evaluate it on the
-    validation split (R = `repeats`) and write results/<study>/<name>.json with the pictures."""
+    """Train (or continue) the run `name` from `base` with `overrides`, evaluate it on `split`
+    (R = `repeats`; "val" to choose, "test" to report what was chosen, written under test/) and
+    write results/<study>/[test/]<name>.json with the pictures."""
+    folder = results if split == "val" else results / split
     shared = train_and_evaluate(
-        runs / name, base, overrides, repeats, pictures=results / name, split="val"
+        runs / name, base, overrides, repeats, pictures=folder / name, split=split
     )
     record = {
         "variant": name,
@@ -160,21 +173,36 @@ def run_variant(
         **shared,
         "command": " ".join(["python", *sys.argv]),
     }
-    results.mkdir(parents=True, exist_ok=True)
-    path = results / f"{name}.json"
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{name}.json"
     path.write_text(json.dumps(record, indent=2) + "\n")
     return path
+
+
+def variant_records(results: Path, variants: dict) -> list[tuple[str, dict]]:
+    """The validation records of a variant study in the order of `variants`, each variant's seeds
+    in order: (record name, record)."""
+    found = []
+    for name in variants:
+        paths = [results / f"{name}.json", *results.glob(f"{name}_seed_*.json")]
+        records = [json.loads(p.read_text()) for p in paths if p.is_file()]
+        found += [(seeded(name, r["seed"]), r) for r in sorted(records, key=lambda r: r["seed"])]
+    return found
 
 
 def variant_study(
     doc: str, results: Path, base: str, common: list[str], variants: dict[str, list[str]]
 ) -> tuple[argparse.ArgumentParser, object, Callable[[argparse.Namespace], bool]]:
-    """The command line of a study of variants of `base` (`list`, `run VARIANT ...`, `render`); the
-    caller may add commands, then passes the parsed arguments to the returned handler, which does
-    `list` and `run` (each variant: `common` then its own overrides) and says whether it did."""
+    """The command line of a study of variants of `base` (`list`, `run VARIANT ... [--seed S]
+    [--split test]`, `render`); the caller may add commands, then passes the parsed arguments to
+    the returned handler, which does `list` and `run` (each variant: `common`, its own overrides,
+    then the seed) and says whether it did. `--split test` evaluates the finished (or continued)
+    run on the test split, for what was chosen on validation."""
     parser, sub = study_parser(doc)
     p = sub.add_parser("run")
     p.add_argument("variants", nargs="+", choices=sorted(variants))
+    p.add_argument("--seed", type=int, default=0, help="training seed (records: NAME_seed_S)")
+    p.add_argument("--split", choices=("val", "test"), default="val")
     p.add_argument("--runs", default=f"runs/{results.name}")
 
     def handle(args: argparse.Namespace) -> bool:
@@ -183,7 +211,9 @@ def variant_study(
                 print(f"{name:34s} {' '.join([*common, *overrides])}")
         elif args.command == "run":
             for name in args.variants:
-                path = run_variant(results, Path(args.runs), name, base, [*common, *variants[name]])
+                sets = [*common, *variants[name], f"train.seed={args.seed}"]
+                run = seeded(name, args.seed)
+                path = run_variant(results, Path(args.runs), run, base, sets, split=args.split)
                 print(f"wrote {path}", flush=True)
         else:
             return False
