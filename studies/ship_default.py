@@ -3,7 +3,7 @@
 model (`RWAE.from_pretrained("weak")`).
 
     python studies/ship_default.py RUN_DIR [--name default|weak] [--repeats 3] [--precision float16]
-                                   [--static-prior-components K]
+                                   [--dynamic-start-components K]
 
 Writes RUN_DIR's model (config.json + model.safetensors, float16 weights by default) into
 src/rwae/models/shipped/NAME/, scores the source model (float32) on the fixed subset, evaluates
@@ -47,6 +47,25 @@ def training_cost(summary: dict) -> dict:
     }
 
 
+def training_record(run_dir: Path) -> dict:
+    """How the model trained: from the run's train_summary.json, or, for a shipped model's folder
+    (re-shipped with a fitted start), the `training` block of its results.json."""
+    if (run_dir / "train_summary.json").is_file():
+        summary = json.loads((run_dir / "train_summary.json").read_text())
+        return {
+            "steps": summary["steps"],
+            "batch_size": summary["config"]["train"]["batch_size"],
+            "cost_all_sessions": training_cost(summary),
+            "config": summary["config"],
+        }
+    if (run_dir / "results.json").is_file():
+        shipped = json.loads((run_dir / "results.json").read_text())
+        return {"source_run": shipped["source_run"], **shipped["training"]}
+    raise SystemExit(
+        f"{run_dir}: neither a run (train_summary.json) nor a shipped model (results.json)"
+    )
+
+
 def subset_metrics(model: str, out: Path) -> dict[str, float]:
     """`rwae eval` of `model` on the fixed subset (R = 1, seed 0): {metric: value}."""
     rwae(
@@ -63,7 +82,7 @@ def ship(
     repeats: int,
     work: Path,
     precision: str,
-    static_prior_components: int,
+    dynamic_start_components: int,
 ) -> Path:
     import torch
 
@@ -72,15 +91,18 @@ def ship(
 
     shipped = SHIPPED_ROOT / name
     source = resolve_model_dir(run_dir)
+    if source.resolve() == shipped.resolve():
+        raise SystemExit(f"{run_dir}: copy the shipped model elsewhere first (it is replaced)")
     training_data = json.loads((source / CONFIG_NAME).read_text()).get("training_data")
     model = RWAE.from_pretrained(source)
-    if static_prior_components:  # z^c's generation prior fitted to the training codes
+    training = training_record(run_dir)  # before `shipped` (perhaps the source) is replaced
+    if dynamic_start_components:  # z^m_1's generation prior fitted to the training codes
+        from rwae.dynamic_start import fit_dynamic_start
         from rwae.evaluation.report import load_eval_set
-        from rwae.static_prior import fit_static_prior
 
         split = training_data.get("train_split", "train")
         train = load_eval_set(source, None, None, split)[2]
-        model = fit_static_prior(model, train, static_prior_components)
+        model = fit_dynamic_start(model.float(), train, dynamic_start_components)
     if shipped.exists():
         shutil.rmtree(shipped)  # the previous model, results and all
     model.save_pretrained(shipped, training_data=training_data, dtype=getattr(torch, precision))
@@ -93,18 +115,12 @@ def ship(
     rwae("eval", name, "--repeats", str(repeats), "--out", str(work / "full"), "--overwrite")
     shipped_subset = subset_metrics(name, work / "subset")
     full = json.loads((work / "full" / "results.json").read_text())
-    summary = json.loads((run_dir / "train_summary.json").read_text())
     record = {
         "source_run": str(run_dir),
         "weights_megabytes": round(size_mb, 2),
         "weights_dtype": precision,
-        "static_prior_components": static_prior_components,
-        "training": {
-            "steps": summary["steps"],
-            "batch_size": summary["config"]["train"]["batch_size"],
-            "cost_all_sessions": training_cost(summary),
-            "config": summary["config"],
-        },
+        "dynamic_start_components": dynamic_start_components,
+        "training": training,
         "metrics": full["metrics"],
         "eval": {**full["evaluation"], "judge": full["judge"]},
         "subset": {
@@ -164,14 +180,14 @@ def main() -> None:
     parser.add_argument("--work", type=Path, default=Path("runs/ship_default"))
     parser.add_argument("--precision", choices=("float16", "float32"), default="float16")
     parser.add_argument(
-        "--static-prior-components",
+        "--dynamic-start-components",
         type=int,
         default=0,
-        help="K > 0: fit z^c's generation prior to the training codes (`rwae fit-prior`)",
+        help="K > 0: fit z^m_1's generation prior to the training codes (`rwae fit-prior`)",
     )
     args = parser.parse_args()
     path = ship(
-        args.run, args.name, args.repeats, args.work, args.precision, args.static_prior_components
+        args.run, args.name, args.repeats, args.work, args.precision, args.dynamic_start_components
     )
     print(f"wrote {path}")
 

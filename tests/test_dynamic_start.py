@@ -1,13 +1,15 @@
-"""z^c's generation prior fitted after training: the mixture, the model's use of it, `rwae fit-prior`."""
+"""z^m_1's generation prior fitted after training: the mixture, the model's use of it, `rwae fit-prior`."""
+
+import json
 
 import pytest
 import torch
 
 from rwae import RWAE, data
 from rwae.cli import main
+from rwae.dynamic_start import first_dynamic_codes
 from rwae.evaluation.protocol import spread_indices
 from rwae.models.mixture import fit_gaussian_mixture, mixture_log_likelihood, sample_mixture
-from rwae.static_prior import static_codes
 
 from .helpers import tiny_model_config
 
@@ -34,73 +36,91 @@ def test_the_mixture_finds_the_clusters_and_beats_one_gaussian_on_held_out_codes
         fit_gaussian_mixture(codes[:400], 0)
 
 
-def test_generation_draws_static_codes_from_the_fitted_mixture_and_the_protocol_does_not():
-    model = RWAE(tiny_model_config(static_prior_components=2)).eval()
+def test_generation_starts_from_the_fitted_mixture_and_the_protocol_does_not():
+    model = RWAE(tiny_model_config(dynamic_start_components=2)).eval()
     prior = model.generative
     g = lambda: torch.Generator().manual_seed(3)  # noqa: E731
-    unfitted = prior.sample_static(500, g())
-    assert torch.equal(unfitted, torch.randn(500, model.config.static_dim, generator=g()))
-    d = model.config.static_dim
+    unfitted = prior.sample_dynamics(500, 4, None, g())
+    d = model.config.dynamic_dim
     means = torch.stack([torch.full((d,), 5.0), torch.full((d,), -5.0)])
-    prior.set_static_prior(torch.tensor([0.5, 0.5]), means, 0.01 * torch.eye(d).expand(2, d, d))
-    drawn = prior.sample_static(500, g())
-    assert (drawn.abs() - 5.0).abs().max() < 0.1  # every draw at one of the two means
-    assert torch.equal(prior.sample_static(500, g(), standard=True), unfitted)
+    prior.set_dynamic_start(torch.tensor([0.5, 0.5]), means, 0.01 * torch.eye(d).expand(2, d, d))
+    drawn = prior.sample_dynamics(500, 4, None, g())
+    assert (drawn[:, 0].abs() - 5.0).abs().max() < 0.1  # every first code at one of the two means
+    assert 150 < int((drawn[:, 0, 0] > 0).sum()) < 350
+    assert (drawn[:, 1:].abs() - 5.0).abs().min() > 0.1  # later steps: the learned prior's draws
+    assert torch.equal(prior.sample_dynamics(500, 4, None, g(), fitted_start=False), unfitted)
+    x = torch.rand(3, 4, *model.config.frame_shape)
+    with torch.no_grad():  # "resample dynamics" keeps the learned prior's own first step
+        kept = model.resample_dynamics(x, g())
+        plain = RWAE(tiny_model_config())
+        plain.load_state_dict(
+            {k: v for k, v in model.state_dict().items() if "dynamic_start" not in k}
+        )
+        assert torch.equal(kept, plain.eval().resample_dynamics(x, g()))
 
 
-def test_a_fitted_prior_survives_saving_and_a_model_without_one_refuses_it(tmp_path):
-    model = RWAE(tiny_model_config(static_prior_components=3)).eval()
-    d = model.config.static_dim
+def test_a_fitted_start_survives_saving_and_a_model_without_one_refuses_it(tmp_path):
+    model = RWAE(tiny_model_config(dynamic_start_components=3)).eval()
+    d = model.config.dynamic_dim
     weights, means = torch.tensor([0.2, 0.3, 0.5]), torch.randn(3, d)
-    model.generative.set_static_prior(weights, means, torch.eye(d).expand(3, d, d))
+    model.generative.set_dynamic_start(weights, means, torch.eye(d).expand(3, d, d))
     model.save_pretrained(tmp_path / "m", dtype=torch.float16)
     loaded = RWAE.from_pretrained(tmp_path / "m")
-    assert loaded.generative.static_prior_fitted
-    assert torch.allclose(loaded.generative.static_prior_means, means, atol=1e-2)
+    assert loaded.generative.dynamic_start_fitted
+    assert torch.allclose(loaded.generative.dynamic_start_means, means, atol=1e-2)
     plain = RWAE(tiny_model_config())
-    assert not plain.generative.static_prior_fitted
-    with pytest.raises(Exception, match="no static prior mixture"):
-        plain.generative.set_static_prior(weights, means, torch.eye(d).expand(3, d, d))
+    assert not plain.generative.dynamic_start_fitted
+    with pytest.raises(Exception, match="no dynamic start mixture"):
+        plain.generative.set_dynamic_start(weights, means, torch.eye(d).expand(3, d, d))
+    with pytest.raises(Exception, match="without an action code"):
+        tiny_model_config(dynamic_start_components=3, num_actions=4)
 
 
-def test_fit_prior_writes_a_model_whose_samples_come_from_the_codes(tmp_path, capsys):
+def test_a_model_saved_with_the_retired_static_mixture_key_loads_only_when_it_was_off(tmp_path):
+    RWAE(tiny_model_config()).save_pretrained(tmp_path / "m")
+    path = tmp_path / "m" / "config.json"
+    meta = json.loads(path.read_text())
+    meta["model"]["static_prior_components"] = 0
+    path.write_text(json.dumps(meta))
+    assert RWAE.from_pretrained(tmp_path / "m").config.dynamic_start_components == 0
+    meta["model"]["static_prior_components"] = 10
+    path.write_text(json.dumps(meta))
+    with pytest.raises(Exception, match="static_prior_components was retired"):
+        RWAE.from_pretrained(tmp_path / "m")
+
+
+def test_fit_prior_writes_a_model_whose_samples_start_from_the_codes(tmp_path, capsys):
     out = tmp_path / "fitted"
     argv = ["fit-prior", "default", "--out", str(out), "--components", "2", "--sequences", "64"]
     assert main(argv) == 0
-    assert "2-component Gaussian mixture fitted to 64 sequences of sprites (train)" in (
+    assert "2-component Gaussian mixture fitted to the first dynamic codes of 64 sequences of " in (
         capsys.readouterr().out
     )
     base, fitted = RWAE.from_pretrained("default"), RWAE.from_pretrained(out)
-    assert fitted.config.static_prior_components == 2 and fitted.generative.static_prior_fitted
+    assert fitted.config.dynamic_start_components == 2 and fitted.generative.dynamic_start_fitted
     for name, weight in base.state_dict().items():  # everything else carried over unchanged
         assert torch.equal(fitted.state_dict()[name], weight), name
     # fitted to those very codes: after EM's last M-step the weighted means are the codes' mean
     train = data.load("sprites", "train")
-    codes = static_codes(base, train, spread_indices(len(train), 64))
+    codes = first_dynamic_codes(base.float(), train, spread_indices(len(train), 64))
     prior = fitted.generative
-    centre = prior.static_prior_weights @ prior.static_prior_means
-    assert torch.allclose(centre, codes.mean(0), atol=1e-3)
-    z_c = prior.sample_static(8, torch.Generator().manual_seed(0))
-    expected = sample_mixture(
-        8,
-        prior.static_prior_weights,
-        prior.static_prior_means,
-        prior.static_prior_scale_tril,
-        torch.Generator().manual_seed(0),
-    )
-    assert torch.equal(z_c, expected)
+    centre = prior.dynamic_start_weights @ prior.dynamic_start_means
+    assert torch.allclose(centre, codes.mean(0), atol=2e-2)
     assert main(["fit-prior", "default", "--out", str(tmp_path / "x"), "--components", "0"]) == 2
     assert "--components must be at least 1, got 0" in capsys.readouterr().err
     assert not (tmp_path / "x").exists()
+    assert main(["fit-prior", "weak", "--out", str(tmp_path / "y")]) == 2
+    assert "without an action code" in capsys.readouterr().err
+    assert not (tmp_path / "y").exists()
 
 
-def test_training_fits_the_mixture_at_its_end_when_the_config_asks(tmp_path):
+def test_training_fits_the_start_at_its_end_when_the_config_asks(tmp_path):
     from rwae.training import train
 
     from .helpers import tiny_experiment
 
-    config = tiny_experiment(**{"train.steps": 2, "model.static_prior_components": 3})
+    config = tiny_experiment(**{"train.steps": 2, "model.dynamic_start_components": 3})
     train(config, tmp_path / "run", progress=False)
     model = RWAE.from_pretrained(tmp_path / "run")
-    assert model.config.static_prior_components == 3 and model.generative.static_prior_fitted
-    assert float(model.generative.static_prior_weights.sum()) == pytest.approx(1.0, abs=1e-3)
+    assert model.config.dynamic_start_components == 3 and model.generative.dynamic_start_fitted
+    assert float(model.generative.dynamic_start_weights.sum()) == pytest.approx(1.0, abs=1e-3)

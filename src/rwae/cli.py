@@ -189,10 +189,10 @@ def _sample(args: argparse.Namespace) -> int:
 
 
 def _fit_prior(args: argparse.Namespace) -> int:
+    from rwae.dynamic_start import fit_dynamic_start
     from rwae.evaluation.report import load_eval_set, training_data
     from rwae.models import RWAE
     from rwae.models.pretrained import resolve_model_dir
-    from rwae.static_prior import fit_static_prior
 
     if args.components < 1:
         raise RWAEError(f"--components must be at least 1, got {args.components}")
@@ -201,12 +201,12 @@ def _fit_prior(args: argparse.Namespace) -> int:
     trained_on = training_data(model_dir)
     split = trained_on.get("train_split", "train") if args.dataset is None else "train"
     name, split, dataset = load_eval_set(model_dir, args.dataset, args.data_root, split)
-    fitted = fit_static_prior(model, dataset, args.components, args.sequences, args.seed)
+    fitted = fit_dynamic_start(model, dataset, args.components, args.sequences, args.seed)
     out = fitted.save_pretrained(args.out, training_data=trained_on or None)
     used = min(args.sequences, len(dataset))
     print(
-        f"wrote {out}: z^c's generation prior is a {args.components}-component Gaussian mixture "
-        f"fitted to {used} sequences of {name} ({split})"
+        f"wrote {out}: samples start z^m from a {args.components}-component Gaussian mixture "
+        f"fitted to the first dynamic codes of {used} sequences of {name} ({split})"
     )
     return 0
 
@@ -415,11 +415,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = commands.add_parser(
         "fit-prior",
-        help="fit z^c's generation prior to the training codes (a Gaussian mixture): sharper samples",
+        help="fit the first dynamic code's generation prior to the training codes (a Gaussian "
+        "mixture): samples spread over every motion",
     )
     _add_model_args(p)
     p.add_argument("--out", required=True, help="the folder of the model with the fitted prior")
-    p.add_argument("--components", type=int, default=10, help="mixture components K")
+    p.add_argument("--components", type=int, default=9, help="mixture components K")
     p.add_argument("--sequences", type=int, default=4000, help="training sequences encoded")
     p.add_argument("--dataset", default=None, help="default: the data the model was trained on")
     p.add_argument("--data-root", default=None)

@@ -74,8 +74,9 @@ class ModelConfig:
     prior_fit: str = "penalty"  # what trains the dynamic prior's parameters ψ: penalty (the
     # dynamic D, Fig. 1) | likelihood: the teacher-forced likelihood of the posterior's codes, with
     # no gradient into the encoder (which keeps its D); the KL(aggregate posterior || prior) choice
-    static_prior_components: int = 0  # 0: generation draws z^c ~ N(0, I) (the paper) | K: from a
-    # K-component Gaussian mixture fitted to the training codes' z^c after training (`rwae fit-prior`)
+    dynamic_start_components: int = 0  # 0: generation starts z^m from the learned prior's first
+    # step (the paper) | K: z^m_1 from a K-component Gaussian mixture fitted to the training codes'
+    # z^m_1 after training (`rwae fit-prior`), the learned prior from there on
 
     def __post_init__(self) -> None:
         if len(self.frame_shape) not in (1, 3):
@@ -111,7 +112,12 @@ class ModelConfig:
         ):
             _at_least(f"model.{name}", getattr(self, name), 0)
         _at_least("model.static_kl_warm_steps", self.static_kl_warm_steps, 0)
-        _at_least("model.static_prior_components", self.static_prior_components, 0)
+        _at_least("model.dynamic_start_components", self.dynamic_start_components, 0)
+        if self.dynamic_start_components and self.num_actions:
+            raise ConfigError(
+                "model.dynamic_start_components is for models without an action code "
+                "(model.num_actions): with one, the prior's first step depends on the action"
+            )
         if self.num_actions is not None:
             _at_least("model.num_actions", self.num_actions, 2)
         if self.action_recovery > 0 and not self.num_actions:

@@ -175,18 +175,18 @@ def evaluate_repeat(
         results.update(_score(judged, codes, dynamic_labels, judge, "recon_", None))
         results.update(_score(judged, codes, static_labels, judge, "recon_", "attribute"))
 
-    # fix dynamics, resample static (from N(0, I), the prior the encoder was trained against,
-    # also for a model with a fitted generation prior)
-    z_c = model.generative.sample_static(n, g, standard=True)
+    # fix dynamics, resample static (from N(0, I))
+    z_c = model.generative.sample_static(n, g)
     judged = judge_generated(model, judge, z_c, codes["dynamic"], action, batch_size)
     results.update(_score(judged, codes, dynamic_labels, judge, "", None))
     if dynamic_class is not None:
         balanced = metrics.class_balanced_subset(codes[f"label.{dynamic_class}"].cpu(), g_cpu)
         results.update(metrics.inception_scores(judged[dynamic_class][balanced]))
 
-    # fix static, resample dynamics (and the action code)
+    # fix static, resample dynamics (and the action code) from the learned prior, its own first
+    # step included (the prior the encoder was trained against, also for a model with a fitted start)
     a = model.generative.sample_actions(n, g)
-    z_m = sample_dynamics_batched(model, n, length, a, g, batch_size)
+    z_m = sample_dynamics_batched(model, n, length, a, g, batch_size, fitted_start=False)
     judged = judge_generated(model, judge, codes["static"], z_m, a, batch_size)
     results.update(_score(judged, codes, static_labels, judge, "", "attribute"))
 
@@ -237,14 +237,20 @@ def sample_dynamics_batched(
     a: torch.Tensor | None,
     generator: torch.Generator,
     batch_size: int,
+    fitted_start: bool = True,
 ) -> torch.Tensor:
-    """z^m_1..T for n sequences from the learned prior (conditioned on a, if given), in batches."""
+    """z^m_1..T for n sequences from the learned prior (conditioned on a, if given; z^m_1 from the
+    fitted start, if any, unless not `fitted_start`), in batches."""
     parts = []
     for start in range(0, n, batch_size):
         stop = min(n, start + batch_size)
         parts.append(
             model.generative.sample_dynamics(
-                stop - start, length, None if a is None else a[start:stop], generator
+                stop - start,
+                length,
+                None if a is None else a[start:stop],
+                generator,
+                fitted_start,
             )
         )
     return torch.cat(parts)

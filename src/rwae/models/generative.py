@@ -1,8 +1,8 @@
 """The generative model p (paper Fig. 1a, 1c): priors over the codes and the decoder.
 
-p(z^c) = N(0, I), or for generation a Gaussian mixture fitted to the training codes after training
-(static_prior_components > 0; until fitted, N(0, I)); p(z^m_t | z^m_<t (, a)) is an LSTM over z^m_{t-1} (z^m_0 = 0) with Gaussian
-heads; p(a) is the action code's own marginal over the training data (a running mean of q(a | x),
+p(z^c) = N(0, I); p(z^m_t | z^m_<t (, a)) is an LSTM over z^m_{t-1} (z^m_0 = 0) with Gaussian
+heads, its first step for generation optionally a Gaussian mixture fitted to the training codes'
+z^m_1 after training (dynamic_start_components > 0; until fitted, the LSTM's own); p(a) is the action code's own marginal over the training data (a running mean of q(a | x),
 so that generation never draws a category the encoder does not use). The decoder maps [z^c, z^m_t (, a)] to x_t, through an LSTM
 over time (decoder=lstm, Fig. 1a) or frame by frame (decoder=frame).
 """
@@ -30,11 +30,13 @@ class GenerativeModel(nn.Module):
         self.prior_head = GaussianHead(h, c.dynamic_dim)
         if num_actions:  # p(a): updated in training by `track_action_marginal`
             self.register_buffer("action_marginal", torch.full((num_actions,), 1.0 / num_actions))
-        if c.static_prior_components:  # set by `set_static_prior`; all-zero weights: not fitted
-            k, ds = c.static_prior_components, c.static_dim
-            self.register_buffer("static_prior_weights", torch.zeros(k))
-            self.register_buffer("static_prior_means", torch.zeros(k, ds))
-            self.register_buffer("static_prior_scale_tril", torch.eye(ds).expand(k, ds, ds).clone())
+        if c.dynamic_start_components:  # set by `set_dynamic_start`; all-zero weights: not fitted
+            k, dm = c.dynamic_start_components, c.dynamic_dim
+            self.register_buffer("dynamic_start_weights", torch.zeros(k))
+            self.register_buffer("dynamic_start_means", torch.zeros(k, dm))
+            self.register_buffer(
+                "dynamic_start_scale_tril", torch.eye(dm).expand(k, dm, dm).clone()
+            )
         code_dim = c.static_dim + c.dynamic_dim + num_actions
         if c.decoder == "lstm":
             self.decoder_lstm = nn.LSTM(code_dim, h, batch_first=True)
@@ -61,38 +63,27 @@ class GenerativeModel(nn.Module):
         return mu, logvar, state
 
     @property
-    def static_prior_fitted(self) -> bool:
-        return bool(self.config.static_prior_components) and bool(
-            self.static_prior_weights.sum() > 0
+    def dynamic_start_fitted(self) -> bool:
+        return bool(self.config.dynamic_start_components) and bool(
+            self.dynamic_start_weights.sum() > 0
         )
 
-    def sample_static(
-        self, n: int, generator: torch.Generator | None = None, standard: bool = False
-    ) -> torch.Tensor:
-        """z^c for generation: the fitted mixture once there is one, else (or with `standard`, as
-        the disentanglement protocol draws) N(0, I): (n, static_dim)."""
-        if self.static_prior_fitted and not standard:
-            return sample_mixture(
-                n,
-                self.static_prior_weights,
-                self.static_prior_means,
-                self.static_prior_scale_tril,
-                generator,
-            )
+    def sample_static(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
+        """z^c ~ N(0, I): (n, static_dim)."""
         return torch.randn(n, self.config.static_dim, generator=generator, device=self.device)
 
     @torch.no_grad()
-    def set_static_prior(
+    def set_dynamic_start(
         self, weights: torch.Tensor, means: torch.Tensor, scale_tril: torch.Tensor
     ) -> None:
-        """Use the mixture (K,), (K, ds), (K, ds, ds) as z^c's prior for generation."""
-        if not self.config.static_prior_components:
+        """Draw z^m_1 from the mixture (K,), (K, dm), (K, dm, dm) when generating."""
+        if not self.config.dynamic_start_components:
             raise RWAEError(
-                "this model has no static prior mixture (model.static_prior_components)"
+                "this model has no dynamic start mixture (model.dynamic_start_components)"
             )
-        self.static_prior_weights.copy_(weights)
-        self.static_prior_means.copy_(means)
-        self.static_prior_scale_tril.copy_(scale_tril)
+        self.dynamic_start_weights.copy_(weights)
+        self.dynamic_start_means.copy_(means)
+        self.dynamic_start_scale_tril.copy_(scale_tril)
 
     def sample_actions(
         self, n: int, generator: torch.Generator | None = None, action: int | None = None
@@ -123,13 +114,26 @@ class GenerativeModel(nn.Module):
         length: int,
         a: torch.Tensor | None = None,
         generator: torch.Generator | None = None,
+        fitted_start: bool = True,
     ) -> torch.Tensor:
-        """z^m_1..length from the learned autoregressive prior: (n, length, dynamic_dim)."""
+        """z^m_1..length from the learned autoregressive prior, z^m_1 from the fitted start mixture
+        when there is one (unless not `fitted_start`, as the disentanglement protocol draws):
+        (n, length, dynamic_dim)."""
         z = torch.zeros(n, 1, self.config.dynamic_dim, device=self.device)
+        start = fitted_start and self.dynamic_start_fitted
         state, zs = None, []
-        for _ in range(length):
+        for t in range(length):
             mu, logvar, state = self.prior(z, a, state)
-            z = reparameterize(mu, logvar, generator)
+            if t == 0 and start:
+                z = sample_mixture(
+                    n,
+                    self.dynamic_start_weights,
+                    self.dynamic_start_means,
+                    self.dynamic_start_scale_tril,
+                    generator,
+                ).to(mu.dtype)[:, None]  # (n, dm) -> (n, 1, dm)
+            else:
+                z = reparameterize(mu, logvar, generator)
             zs.append(z)
         return torch.cat(zs, 1)
 

@@ -1,9 +1,9 @@
 """A Gaussian mixture with full covariances: fitted by EM to codes, sampled for generation.
 
-Used as an ex-post prior over z^c (Ghosh et al. 2020, "From variational to deterministic
-autoencoders"): the WAE penalty pulls the aggregate posterior towards N(0, I) but does not reach
-it, so N(0, I) draws land between the codes the decoder knows; a mixture fitted to the codes after
-training does not.
+Used as an ex-post prior (as in Ghosh et al. 2020, "From variational to deterministic
+autoencoders") over the first dynamic code z^m_1: the learned prior's first step is one Gaussian
+over codes that form one cluster per action, so its draws land between the clusters; a mixture
+fitted to the codes after training does not (rwae.dynamic_start).
 """
 
 from __future__ import annotations

@@ -157,17 +157,18 @@ class RWAE(nn.Module):
     ) -> torch.Tensor:
         """Keep the dynamics (posterior means) of x, draw z^c from the prior."""
         post = self.encode(x)
-        z_c = self.generative.sample_static(x.shape[0], generator, standard=True)
+        z_c = self.generative.sample_static(x.shape[0], generator)
         return self.decode(z_c, post.dynamic_mean, post.action)
 
     @torch.no_grad()
     def resample_dynamics(
         self, x: torch.Tensor, generator: torch.Generator | None = None
     ) -> torch.Tensor:
-        """Keep z^c (posterior mean) of x, draw a and z^m from the priors."""
+        """Keep z^c (posterior mean) of x, draw a and z^m from the priors (the learned prior's own
+        first step: the prior the encoder was trained against)."""
         post = self.encode(x)
         a = self.generative.sample_actions(x.shape[0], generator)
-        z_m = self.generative.sample_dynamics(x.shape[0], x.shape[1], a, generator)
+        z_m = self.generative.sample_dynamics(x.shape[0], x.shape[1], a, generator, False)
         return self.decode(post.static_mean, z_m, a)
 
     @torch.no_grad()

@@ -34,12 +34,12 @@ from rwae._version import __version__
 from rwae.config import DataConfig, ExperimentConfig, OptimizerConfig, TrainConfig
 from rwae.data.dataset import collate, fetch
 from rwae.data.paths import cache_dir
+from rwae.dynamic_start import fit_in_place
 from rwae.errors import RWAEError
 from rwae.evaluation.judge import Judge
 from rwae.models import RWAE
 from rwae.pictures import progress_grid
 from rwae.provenance import provenance
-from rwae.static_prior import fit_in_place
 from rwae.training import checkpoint
 from rwae.training.distributed import DistContext, gather_along_batch
 from rwae.training.metrics_log import MetricsLogger
@@ -511,7 +511,7 @@ class Trainer:
             self._pictures()
         summary = {}
         if ctx.is_main:
-            if self.model.config.static_prior_components:  # z^c's generation prior, ex post
+            if self.model.config.dynamic_start_components:  # z^m_1's generation prior, ex post
                 was_training = self.model.training
                 fit_in_place(self.model, self.train_set, seed=tc.seed)
                 self.model.train(was_training)
