@@ -232,8 +232,10 @@ def rows() -> tuple[list[dict], list[tuple]]:
         shipped = json.loads(results.read_text())
         training = shipped["training"]
         cost = cost_record(training["cost_all_sessions"], training["steps"], training["batch_size"])
-        run = Path(shipped["source_run"]).name
-        label = f"built-in `{results.parent.name}` (run `{run}`, batch {training['batch_size']})"
+        run = Path(training.get("source_run", shipped["source_run"])).name  # re-shipped: the run
+        start = shipped.get("dynamic_start_components")
+        fitted = f", samples start from a {start}-way mixture" if start else ""
+        label = f"built-in `{results.parent.name}` (run `{run}`, batch {training['batch_size']}{fitted})"
         table.append((label, shipped["metrics"], cost, shipped["eval"]))
     if not table:
         raise SystemExit(

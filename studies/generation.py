@@ -322,6 +322,18 @@ def render() -> str:
         "[MODEL] --steps N` and `python studies/generation.py run VARIANT`, rendered by `python "
         "studies/generation.py render`."
     )
+    tested = variant_records(RESULTS / "test", VARIANTS)
+    if tested:
+        lines += [
+            "\nThe equal-budget pair, evaluated once on the whole test split (R = 3; "
+            "`python studies/generation.py run VARIANT --split test`, results/generation/test/):\n",
+            "| variant | " + " | ".join(KEEP) + " |",
+            "| --- | " + " | ".join("---" for _ in KEEP) + " |",
+            *(
+                f"| `{v}` | " + " | ".join(cell(r["metrics"], k) for k in KEEP) + " |"
+                for v, r in tested
+            ),
+        ]
     return "\n".join(lines)
 
 
