@@ -87,6 +87,15 @@ def test_a_model_saved_with_the_retired_static_mixture_key_loads_only_when_it_wa
     path.write_text(json.dumps(meta))
     with pytest.raises(Exception, match="static_prior_components was retired"):
         RWAE.from_pretrained(tmp_path / "m")
+    # a run folder's config.yaml from before (resume reads it) likewise
+    from rwae.config import ConfigError, ExperimentConfig
+
+    raw = ExperimentConfig().to_dict()
+    raw["model"]["static_prior_components"] = 0
+    assert ExperimentConfig.from_dict(raw).model == ExperimentConfig().model
+    raw["model"]["static_prior_components"] = 10
+    with pytest.raises(ConfigError, match="static_prior_components was retired"):
+        ExperimentConfig.from_dict(raw)
 
 
 def test_fit_prior_writes_a_model_whose_samples_start_from_the_codes(tmp_path, capsys):

@@ -276,10 +276,30 @@ class ExperimentConfig:
 
     @classmethod
     def from_dict(cls, raw: dict) -> ExperimentConfig:
+        if isinstance(raw, dict) and isinstance(raw.get("model"), dict):
+            raw = {**raw, "model": without_retired_keys(raw["model"])}
         return from_dict(cls, raw, "")
 
     def to_yaml(self, path: str | Path) -> None:
         Path(path).write_text(yaml.safe_dump(self.to_dict(), sort_keys=False))
+
+
+# Model keys of older configs (saved models, run folders) that today's model no longer has, with
+# the value at which dropping them changes nothing (a mixture prior over z^c, measured not to help:
+# docs/generation.md)
+RETIRED_MODEL_KEYS = {"static_prior_components": 0}
+
+
+def without_retired_keys(model: dict) -> dict:
+    """An older config's model section without its retired keys; a clear error where one was set
+    to a value today's model cannot reproduce."""
+    kept = dict(model)
+    for key, inert in RETIRED_MODEL_KEYS.items():
+        if key in kept and kept.pop(key) != inert:
+            raise ConfigError(
+                f"model.{key} was retired (a fitted z^c mixture); use the rwae that wrote this config"
+            )
+    return kept
 
 
 def _choice(name: str, value: Any, allowed: tuple) -> None:

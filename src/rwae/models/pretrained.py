@@ -14,7 +14,7 @@ import torch
 from torch import nn
 
 from rwae._version import __version__
-from rwae.config import ConfigError, ModelConfig, from_dict
+from rwae.config import ConfigError, ModelConfig, from_dict, without_retired_keys
 from rwae.errors import RWAEError
 from rwae.files import as_user_file, fsync_file, fsync_folder, write_problem
 
@@ -130,11 +130,6 @@ def save(
     return directory
 
 
-# Config keys of older saved models that today's model no longer has, with the value at which
-# dropping them changes nothing (a mixture prior over z^c, measured not to help: docs/generation.md)
-RETIRED_KEYS = {"static_prior_components": 0}
-
-
 def read_config(directory: Path) -> tuple[ModelConfig, dict]:
     """The ModelConfig of a model folder and the whole config.json; a clear error if it is not one."""
     path = directory / CONFIG_NAME
@@ -149,15 +144,8 @@ def read_config(directory: Path) -> tuple[ModelConfig, dict]:
             f"{directory}: format version {meta['format_version']} is newer than this rwae reads "
             f"({FORMAT_VERSION}); upgrade rwae"
         )
-    model = dict(meta["model"])
-    for key, inert in RETIRED_KEYS.items():  # written by older versions: fine at the inert value
-        if key in model and model.pop(key) != inert:
-            raise RWAEError(
-                f"{path}: model.{key} was retired (a fitted z^c mixture); load this model with the rwae that "
-                "saved it"
-            )
     try:
-        return from_dict(ModelConfig, model, "model."), meta
+        return from_dict(ModelConfig, without_retired_keys(meta["model"]), "model."), meta
     except ConfigError as e:
         raise ConfigError(f"{path}: {e}") from None
 
