@@ -81,8 +81,9 @@ VARIANTS: dict[str, list[str]] = {
     "dsvae": [*KL_BOTH, NO_START],
     # the preset as it is: the prior fitted by likelihood, samples started from a mixture fitted to
     # the training codes' z^m_1 after training (studies/dynamic_start.py)
+    # (DSVAE's samples with the same fitted start: `python studies/dynamic_start.py run
+    # runs/generation/dsvae`, its weights unchanged)
     "likelihood_fitted_start": ["model.prior_fit=likelihood", "model.dynamic_start_components=9"],
-    "dsvae_fitted_start": [*KL_BOTH, "model.dynamic_start_components=9"],
 }
 
 
