@@ -85,7 +85,7 @@ def test_a_model_saved_with_the_retired_static_mixture_key_loads_only_when_it_wa
     assert RWAE.from_pretrained(tmp_path / "m").config.dynamic_start_components == 0
     meta["model"]["static_prior_components"] = 10
     path.write_text(json.dumps(meta))
-    with pytest.raises(Exception, match="static_prior_components was retired"):
+    with pytest.raises(Exception, match="static_prior_components=10: this option was retired"):
         RWAE.from_pretrained(tmp_path / "m")
     # a run folder's config.yaml from before (resume reads it) likewise
     from rwae.config import ConfigError, ExperimentConfig
@@ -94,7 +94,7 @@ def test_a_model_saved_with_the_retired_static_mixture_key_loads_only_when_it_wa
     raw["model"]["static_prior_components"] = 0
     assert ExperimentConfig.from_dict(raw).model == ExperimentConfig().model
     raw["model"]["static_prior_components"] = 10
-    with pytest.raises(ConfigError, match="static_prior_components was retired"):
+    with pytest.raises(ConfigError, match="static_prior_components=10: this option was retired"):
         ExperimentConfig.from_dict(raw)
 
 
@@ -108,7 +108,8 @@ def test_fit_prior_writes_a_model_whose_samples_start_from_the_codes(tmp_path, c
     base, fitted = RWAE.from_pretrained("default"), RWAE.from_pretrained(out)
     assert fitted.config.dynamic_start_components == 2 and fitted.generative.dynamic_start_fitted
     for name, weight in base.state_dict().items():  # everything else carried over unchanged
-        assert torch.equal(fitted.state_dict()[name], weight), name
+        if "dynamic_start" not in name:  # the built-in model has a start of its own (9-way)
+            assert torch.equal(fitted.state_dict()[name], weight), name
     # fitted to those very codes: after EM's last M-step the weighted means are the codes' mean
     train = data.load("sprites", "train")
     codes = first_dynamic_codes(base.float(), train, spread_indices(len(train), 64))

@@ -14,7 +14,7 @@ import torch
 from torch import nn
 
 from rwae._version import __version__
-from rwae.config import ConfigError, ModelConfig, from_dict, without_retired_keys
+from rwae.config import ConfigError, ModelConfig, from_dict
 from rwae.errors import RWAEError
 from rwae.files import as_user_file, fsync_file, fsync_folder, write_problem
 
@@ -145,7 +145,7 @@ def read_config(directory: Path) -> tuple[ModelConfig, dict]:
             f"({FORMAT_VERSION}); upgrade rwae"
         )
     try:
-        return from_dict(ModelConfig, without_retired_keys(meta["model"]), "model."), meta
+        return from_dict(ModelConfig, meta["model"], "model."), meta
     except ConfigError as e:
         raise ConfigError(f"{path}: {e}") from None
 
