@@ -116,7 +116,8 @@ class ModelConfig:
         if self.dynamic_start_components and self.num_actions:
             raise ConfigError(
                 "model.dynamic_start_components is for models without an action code "
-                "(model.num_actions): with one, the prior's first step depends on the action"
+                "(model.num_actions): with one, the prior's first step depends on the action; "
+                "set model.dynamic_start_components=0"
             )
         if self.num_actions is not None:
             _at_least("model.num_actions", self.num_actions, 2)
