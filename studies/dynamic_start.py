@@ -24,7 +24,7 @@ from pathlib import Path
 import torch
 from common import REPO, publish_table, study_parser
 
-from rwae.dynamic_start import first_dynamic_codes, fit_dynamic_start
+from rwae.dynamic_start import first_dynamic_codes, fit_to_codes, with_dynamic_start
 from rwae.evaluation.judge import load_judge
 from rwae.evaluation.protocol import generation_scores, judge_generated, spread_indices
 from rwae.evaluation.report import load_eval_set, training_data
@@ -80,7 +80,11 @@ def study(model_name: str, components: list[int], count: int, repeats: int, sequ
     judge, _ = load_judge(dataset)
     length = int(training_data(model_dir).get("seq_len", 8))
     val_first = first_dynamic_codes(model, val, spread_indices(len(val), min(count, len(val))))
-    fitted = {k: fit_dynamic_start(model, train, k, sequences) for k in components}
+    # the training codes encoded once, each K fitted to them (as `fit_dynamic_start` does per K)
+    train_first = first_dynamic_codes(model, train, spread_indices(len(train), sequences))
+    fitted = {k: with_dynamic_start(model, k) for k in components}
+    for m in fitted.values():
+        fit_to_codes(m, train_first)
     sources: dict[str, list[dict]] = {}
     for r in range(repeats):
         g = torch.Generator().manual_seed(r)

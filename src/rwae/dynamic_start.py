@@ -73,6 +73,12 @@ def fit_in_place(model: RWAE, dataset, sequences: int = 4000, seed: int = 0) -> 
     """Fit the mixture of a model built with model.dynamic_start_components > 0 (as training does
     at its end)."""
     codes = first_dynamic_codes(model, dataset, spread_indices(len(dataset), sequences), seed=seed)
+    fit_to_codes(model, codes, seed)
+
+
+def fit_to_codes(model: RWAE, codes: torch.Tensor, seed: int = 0) -> None:
+    """Fit the mixture of a model built with model.dynamic_start_components > 0 to first codes
+    (N, dynamic_dim) already encoded (`first_dynamic_codes`)."""
     components = model.config.dynamic_start_components
     weights, means, scale_tril = fit_gaussian_mixture(codes, min(components, len(codes)), seed=seed)
     if len(weights) < components:  # fewer codes than components: the rest get no weight
