@@ -36,6 +36,7 @@ BASE = "configs/sprites_cpu.yaml"
 # The study's base is the CPU preset as it was when the study started (per-frame decoder, ordered
 # static input, MMD on both); the preset has since taken the study's result, so pin the base back.
 BASE_PINS = [
+    "model.conv_width=32",
     "train.batch_size=32",
     "model.prior_fit=penalty",
     "model.dynamic_input=frames",

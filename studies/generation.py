@@ -59,6 +59,7 @@ BASE = "configs/sprites_cpu.yaml"
 # the CPU preset at batch 8 (issue #20: the same progress per step at half the CPU time of
 # batch 16), 6000 steps, checked every 500
 COMMON = [
+    "model.conv_width=32",  # the width the study ran at (the CPU preset took 16 later, #20)
     "train.batch_size=8",
     "model.static_kl_warm_steps=500",
     "train.steps=6000",
