@@ -73,15 +73,22 @@ VARIANTS: dict[str, list[str]] = {
         "train.steps=3000",
     ],
     # the weak preset, 3000 steps, with and without a starved category taking half of the most
-    # used one whenever its share of p(a) falls below half of 1/A (as k-means re-seeds an empty
-    # cluster); two seeds each (--seed 1)
+    # used one (as k-means re-seeds an empty cluster). The two `preset_split_*` records below ran
+    # at commit aa92980, when "starved" read the category's share of p(a): the half never fired
+    # (shares 0.63-1.70 of 1/A at step 3000), the three quarters fired 5 times, and both ended at
+    # cluster accuracy 0.889 with one category that was no sequence's most likely one while
+    # holding 0.9 / A of p(a). Since then "starved" reads the share of sequences whose most
+    # likely category it is (`preset_split_unused`).
     "preset_3000": [*HEAD_BY_PENALTY, "train.steps=3000"],
     "preset_split_half": [*HEAD_BY_PENALTY, "model.action_split_below=0.5", "train.steps=3000"],
-    # ... below three quarters of 1/A (the half above never fired: the code settled with shares
-    # 0.71 / 0.71 / 0.71 / 1.59 / 1.29 of 1/A at step 1500, cluster accuracy 0.78-0.89)
     "preset_split_three_quarters": [
         *HEAD_BY_PENALTY,
         "model.action_split_below=0.75",
+        "train.steps=3000",
+    ],
+    "preset_split_unused": [
+        *HEAD_BY_PENALTY,
+        "model.action_split_below=0.5",
         "train.steps=3000",
     ],
 }

@@ -12,10 +12,18 @@ from tests.helpers import tiny_experiment, tiny_model_config
 
 
 def test_a_starved_category_is_found_below_its_share():
-    marginal = torch.tensor([0.5, 0.3, 0.15, 0.05])  # shares of 1/A: 2.0, 1.2, 0.6, 0.2
-    assert starved_category(marginal, 0.25) == (3, 0)
-    assert starved_category(marginal, 0.2) is None
-    assert starved_category(marginal, 0.0) is None
+    usage = torch.tensor([0.5, 0.3, 0.15, 0.05])  # shares of 1/A: 2.0, 1.2, 0.6, 0.2
+    assert starved_category(usage, 0.25) == (3, 0)
+    assert starved_category(usage, 0.2) is None
+    assert starved_category(usage, 0.0) is None
+
+
+def test_usage_counts_the_most_likely_category_only():
+    model = RWAE(tiny_model_config(num_actions=3))
+    logits = torch.tensor([[2.0, 1.9, 0.0]] * 4)  # category 1 holds much of p(a), wins nothing
+    model.generative.track_action_marginal(logits, rate=1.0)
+    assert float(model.generative.action_marginal[1]) > 0.3
+    assert torch.equal(model.generative.action_usage, torch.tensor([1.0, 0.0, 0.0]))
 
 
 @pytest.mark.parametrize("decoder", ["frame", "lstm"])
@@ -23,6 +31,7 @@ def test_the_starved_category_becomes_a_nudged_copy_of_the_donor(decoder):
     torch.manual_seed(0)
     model = RWAE(tiny_model_config(num_actions=4, decoder=decoder)).eval()
     model.generative.action_marginal.copy_(torch.tensor([0.5, 0.3, 0.15, 0.05]))
+    model.generative.action_usage.copy_(torch.tensor([0.5, 0.3, 0.2, 0.0]))
     x = torch.rand(5, 6, *model.config.frame_shape)
     optimizer = torch.optim.Adam(model.parameters())
     model(x).loss.backward()
@@ -45,6 +54,7 @@ def test_the_starved_category_becomes_a_nudged_copy_of_the_donor(decoder):
     assert torch.allclose(
         model.generative.action_marginal, torch.tensor([0.25, 0.3, 0.15, 0.25]) / 0.95
     )
+    assert torch.allclose(model.generative.action_usage, torch.tensor([0.25, 0.3, 0.2, 0.25]))
     # the generative model reads a_3 as it reads a_0, and Adam's moments followed the weights
     prior = model.generative.prior_lstm.weight_ih_l0
     d = model.config.dynamic_dim

@@ -157,10 +157,11 @@ def test_generation_by_action_and_the_code_marginal(tmp_path):
 
     folder = model.save_pretrained(tmp_path / "weak")
     weights = load_file(folder / "model.safetensors")
-    del weights["generative.action_marginal"]
+    del weights["generative.action_marginal"], weights["generative.action_usage"]
     save_file(weights, folder / "model.safetensors")
     old = RWAE.from_pretrained(folder)
     assert torch.allclose(old.generative.action_marginal, torch.full((4,), 0.25))
+    assert torch.allclose(old.generative.action_usage, torch.full((4,), 0.25))
 
 
 def test_the_action_head_can_read_the_means_in_training_too():

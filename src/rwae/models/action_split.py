@@ -1,7 +1,7 @@
 """Re-initialising a starved category of the action code (model.action_split_below).
 
-The code's penalty can settle with two actions in one category and another category nearly unused
-(docs/weak.md). As LBG and k-means do with an empty cluster, the starved category k takes the place
+The code's penalty can settle with two actions in one category and another category that is no
+sequence's most likely one (docs/weak.md). As LBG and k-means do with an empty cluster, the starved category k takes the place
 of the most used category j: k becomes a copy of j, both nudged apart by a small random direction,
 each with half of j's share. The generative model reads k exactly as it reads j (its input weights
 for a_k are copied from a_j), and the optimizer's moments follow the copied weights. The code's own
@@ -18,10 +18,12 @@ from torch import nn
 SPLIT_NOISE = 0.05  # the nudge between the two copies, relative to the donor row's spread
 
 
-def starved_category(marginal: torch.Tensor, below: float) -> tuple[int, int] | None:
-    """(starved, donor) when the least used category's share of p(a) (A,) is under below / A;
-    the donor is the most used category. None when every category is used enough."""
-    share = marginal * marginal.numel()
+def starved_category(usage: torch.Tensor, below: float) -> tuple[int, int] | None:
+    """(starved, donor) when the least used category's share (A,) of the sequences it is the most
+    likely category for is under below / A; the donor is the most used category. None when every
+    category is used enough. (The share of p(a) itself can hide a category that never wins: a
+    code at 0.9 / A of p(a) can be nobody's most likely category.)"""
+    share = usage * usage.numel()
     starved = int(share.argmin())
     if not below or share[starved] >= below:
         return None
@@ -58,9 +60,9 @@ def split_category(
     weight[starved] += nudge
     weight[donor] -= nudge
     bias[[starved, donor]] -= math.log(2.0)  # the pair keeps donor's probability between them
-    marginal = model.generative.action_marginal
-    marginal[[starved, donor]] = marginal[donor] / 2
-    marginal /= marginal.sum()  # the starved category's old share goes to all
+    for shares in (model.generative.action_marginal, model.generative.action_usage):
+        shares[[starved, donor]] = shares[donor] / 2
+        shares /= shares.sum()  # the starved category's old share goes to all
 
 
 def _moments(optimizer: torch.optim.Optimizer | None, p: torch.Tensor) -> list[torch.Tensor]:

@@ -151,8 +151,20 @@ def read_config(directory: Path) -> tuple[ModelConfig, dict]:
 
 
 # Buffers newer than some saved models, with the value an older model behaves as: the marginal of
-# the action code (uniform, what generation drew before it was tracked)
-ADDED_BUFFERS = {"generative.action_marginal": lambda shape: torch.full(shape, 1.0 / shape[0])}
+# the action code (uniform, what generation drew before it was tracked) and its categories' usage
+ADDED_BUFFERS = {
+    name: lambda shape: torch.full(shape, 1.0 / shape[0])
+    for name in ("generative.action_marginal", "generative.action_usage")
+}
+
+
+def with_added_buffers(state: dict, expected: dict) -> dict:
+    """`state` (a checkpoint's model weights) with the ADDED_BUFFERS that `expected` (today's
+    model's state dict) has and it lacks, at their old-model values."""
+    missing = {
+        k: tuple(expected[k].shape) for k in ADDED_BUFFERS if k in expected and k not in state
+    }
+    return {**state, **{k: ADDED_BUFFERS[k](shape) for k, shape in missing.items()}}
 
 
 def current_name(name: str) -> str:

@@ -39,6 +39,7 @@ from rwae.errors import RWAEError
 from rwae.evaluation.judge import Judge
 from rwae.models import RWAE
 from rwae.models.action_split import split_category, starved_category
+from rwae.models.pretrained import with_added_buffers
 from rwae.pictures import progress_grid
 from rwae.provenance import provenance
 from rwae.training import checkpoint
@@ -256,7 +257,7 @@ class Trainer:
             self.lock.release()
 
     def _restore(self, state: dict) -> None:
-        self.model.load_state_dict(state["model"])
+        self.model.load_state_dict(with_added_buffers(state["model"], self.model.state_dict()))
         self.optimizer.load_state_dict(state["optimizer"])
         if self.critic_optimizer is not None:
             self.critic_optimizer.load_state_dict(state["critic_optimizer"])
@@ -424,13 +425,13 @@ class Trainer:
         """Give a starved category of the action code half of the most used one (decided on the
         main process, applied alike on every process)."""
         below = self.config.model.action_split_below
-        marginal = self.model.generative.action_marginal
-        pair = starved_category(marginal, below) if self.ctx.is_main else None
+        usage = self.model.generative.action_usage
+        pair = starved_category(usage, below) if self.ctx.is_main else None
         pair = self.ctx.gather_objects(pair)[0]
         if pair is None:
             return
-        share = float(marginal[pair[0]]) * marginal.numel()
-        generator = torch.Generator(device=marginal.device)
+        share = float(usage[pair[0]]) * usage.numel()
+        generator = torch.Generator(device=usage.device)
         generator.manual_seed((self.config.train.seed + 1_000_003 * self.step) % 2**63)
         split_category(self.model, *pair, optimizer=self.optimizer, generator=generator)
         self.action_splits.append(
