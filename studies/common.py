@@ -117,7 +117,6 @@ def train_and_evaluate(
             "precision": summary.get("precision"),
             "machine": summary.get("machine"),
             "command": summary.get("command"),
-            "action_splits": summary.get("action_splits", []),  # model.action_split_below
         },
         "config": summary["config"],
         "versions": evaluation["versions"],

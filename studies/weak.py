@@ -72,14 +72,12 @@ VARIANTS: dict[str, list[str]] = {
         "model.action_conditional_weight=0.25",
         "train.steps=3000",
     ],
-    # the weak preset, 3000 steps, with and without a starved category taking half of the most
-    # used one (as k-means re-seeds an empty cluster). The two `preset_split_*` records below ran
-    # at commit aa92980, when "starved" read the category's share of p(a): the half never fired
-    # (shares 0.63-1.70 of 1/A at step 3000), the three quarters fired 5 times, and both ended at
-    # cluster accuracy 0.889 with one category that was no sequence's most likely one while
-    # holding 0.9 / A of p(a). Since then "starved" reads the share of sequences whose most
-    # likely category it is (`preset_split_unused`).
-    "preset_3000": [*HEAD_BY_PENALTY, "train.steps=3000"],
+    # the weak preset, 3000 steps, with a starved category taking half of the most used one (as
+    # k-means re-seeds an empty cluster; model.action_split_below, retired: it did not help,
+    # docs/weak.md). `preset_split_half` and `preset_split_three_quarters` ran at commit aa92980,
+    # where "starved" read the category's share of p(a); `preset_split_unused` at 2d37a93, where
+    # it read the share of sequences whose most likely category it is. `preset_split_half` never
+    # split, so it is also the preset's own 3000-step run.
     "preset_split_half": [*HEAD_BY_PENALTY, "model.action_split_below=0.5", "train.steps=3000"],
     "preset_split_three_quarters": [
         *HEAD_BY_PENALTY,

@@ -157,11 +157,10 @@ def test_generation_by_action_and_the_code_marginal(tmp_path):
 
     folder = model.save_pretrained(tmp_path / "weak")
     weights = load_file(folder / "model.safetensors")
-    del weights["generative.action_marginal"], weights["generative.action_usage"]
+    del weights["generative.action_marginal"]
     save_file(weights, folder / "model.safetensors")
     old = RWAE.from_pretrained(folder)
     assert torch.allclose(old.generative.action_marginal, torch.full((4,), 0.25))
-    assert torch.allclose(old.generative.action_usage, torch.full((4,), 0.25))
 
 
 def test_the_action_head_can_read_the_means_in_training_too():
@@ -296,6 +295,8 @@ def test_retired_options_load_when_neutral_and_are_named_otherwise():
     assert neutral == RWAEConfig()
     with pytest.raises(ConfigError, match=r"model.pair_augment='color'.*retired.*structure-study"):
         from_dict(RWAEConfig, {"pair_augment": "color"}, "model.")
+    with pytest.raises(ConfigError, match=r"action_split_below=0.5.*retired.*docs/weak.md"):
+        from_dict(RWAEConfig, {"action_split_below": 0.5}, "model.")
 
 
 def test_residual_dynamic_input_sees_only_what_moves():

@@ -62,8 +62,6 @@ class ModelConfig:
     action_head_learns: str = "all"  # all: a's Gumbel sample carries the decoder's and the prior's
     # gradients into q(a | ·) (the paper) | penalty: they read a detached; the head learns from its
     # penalty alone
-    action_split_below: float = 0.0  # a category whose share of p(a) falls below this fraction of
-    # 1/A takes half of the most used category (LBG / k-means with an empty cluster); 0: never
     # --- departures from Figure 1, each measured in docs/ablation.md
     decoder: str = (
         "lstm"  # lstm: LSTM over [z^c, z^m_t (, a)] (Fig. 1a) | frame: x_t from (z^c, z^m_t)
@@ -123,12 +121,6 @@ class ModelConfig:
             )
         if self.num_actions is not None:
             _at_least("model.num_actions", self.num_actions, 2)
-        if not 0 <= self.action_split_below < 1:
-            raise ConfigError(
-                f"model.action_split_below must be in [0, 1), got {self.action_split_below}"
-            )
-        if self.action_split_below and not self.num_actions:
-            raise ConfigError("model.action_split_below needs an action code (model.num_actions)")
         if self.action_recovery > 0 and not self.num_actions:
             raise ConfigError("model.action_recovery needs an action code (model.num_actions)")
         if self.prior_fit == "likelihood" and self.dynamic_penalty == "kl":
@@ -169,11 +161,13 @@ RETIRED_MODEL_KEYS: dict[str, Any] = {
     "gumbel_temperature_min": 0.5,
     "gumbel_anneal_rate": 1e-4,
     "static_prior_components": 0,  # issue #21: a fitted z^c mixture, measured not to help
+    "action_split_below": 0.0,
 }
 # Where a retired option's results and code are, when not the structure study's
 RETIRED_ELSEWHERE = {
     "static_prior_components": "docs/generation.md has its results; the parent of commit 6afa8d3 "
     "has its code",
+    "action_split_below": "docs/weak.md has its results; commit 2d37a93 has its code",
 }
 
 

@@ -13,7 +13,8 @@ Per repeat r (generator seeded with seed + r), on the test sequences:
   and `gen_attribute_confidence` (the judge's mean top probability on the static labels);
 - `recon_mse` (posterior means, per element); the judge on those reconstructions, `recon_<label>_acc`
   / `recon_attribute_acc` (what the decoder draws at all: a ceiling for both directions above);
-  with an action code, `action_cluster_acc` (Hungarian) and `gen_by_action_acc` (samples generated
+  with an action code, `action_categories_used` (categories that are some sequence's most likely
+  one), `action_cluster_acc` (Hungarian) and `gen_by_action_acc` (samples generated
   with each category in turn, judged against the action the category is matched to).
 Audio without a judge still gets `eer_static`, `eer_dynamic`, `eer_gap` (speaker verification).
 Nothing here imports training code.
@@ -158,11 +159,14 @@ def evaluate_repeat(
     n, length = codes["dynamic"].shape[:2]
     action = codes.get("action")
     results: dict[str, float] = {"recon_mse": float(codes["recon_sq_error"].mean())}
-    if "action_logits" in codes and "label.action" in codes:
+    if "action_logits" in codes:
         clusters = codes["action_logits"].argmax(-1).cpu().numpy()
-        results["action_cluster_acc"] = metrics.cluster_accuracy(
-            clusters, codes["label.action"].cpu().numpy()
-        )
+        # how many categories are some sequence's most likely one (a used code: A)
+        results["action_categories_used"] = float(len(set(clusters.tolist())))
+        if "label.action" in codes:
+            results["action_cluster_acc"] = metrics.cluster_accuracy(
+                clusters, codes["label.action"].cpu().numpy()
+            )
     if judge is None:
         return results
     static_labels, dynamic_labels = judge.config.static_labels, judge.config.dynamic_labels

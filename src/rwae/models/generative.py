@@ -28,10 +28,8 @@ class GenerativeModel(nn.Module):
         h, num_actions = c.hidden_dim, c.num_actions or 0
         self.prior_lstm = nn.LSTM(c.dynamic_dim + num_actions, h, batch_first=True)
         self.prior_head = GaussianHead(h, c.dynamic_dim)
-        if num_actions:  # p(a), and each category's share of argmax q(a | x): updated in
-            # training by `track_action_marginal`
+        if num_actions:  # p(a): updated in training by `track_action_marginal`
             self.register_buffer("action_marginal", torch.full((num_actions,), 1.0 / num_actions))
-            self.register_buffer("action_usage", torch.full((num_actions,), 1.0 / num_actions))
         if c.dynamic_start_components:  # set by `set_dynamic_start`; all-zero weights: not fitted
             k, dm = c.dynamic_start_components, c.dynamic_dim
             self.register_buffer("dynamic_start_weights", torch.zeros(k))
@@ -107,11 +105,8 @@ class GenerativeModel(nn.Module):
 
     @torch.no_grad()
     def track_action_marginal(self, action_logits: torch.Tensor, rate: float = 0.01) -> None:
-        """Move p(a) toward the batch's mean q(a | x), and the usage toward the share of the
-        batch's sequences whose most likely category each one is."""
+        """Move p(a) toward the batch's mean q(a | x)."""
         self.action_marginal.lerp_(torch.softmax(action_logits.float(), -1).mean(0), rate)
-        hard = F.one_hot(action_logits.argmax(-1), action_logits.shape[-1]).float().mean(0)
-        self.action_usage.lerp_(hard, rate)
 
     def sample_dynamics(
         self,

@@ -151,11 +151,8 @@ def read_config(directory: Path) -> tuple[ModelConfig, dict]:
 
 
 # Buffers newer than some saved models, with the value an older model behaves as: the marginal of
-# the action code (uniform, what generation drew before it was tracked) and its categories' usage
-ADDED_BUFFERS = {
-    name: lambda shape: torch.full(shape, 1.0 / shape[0])
-    for name in ("generative.action_marginal", "generative.action_usage")
-}
+# the action code (uniform, what generation drew before it was tracked)
+ADDED_BUFFERS = {"generative.action_marginal": lambda shape: torch.full(shape, 1.0 / shape[0])}
 
 
 def with_added_buffers(state: dict, expected: dict) -> dict:

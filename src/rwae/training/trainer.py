@@ -38,7 +38,6 @@ from rwae.dynamic_start import fit_in_place
 from rwae.errors import RWAEError
 from rwae.evaluation.judge import Judge
 from rwae.models import RWAE
-from rwae.models.action_split import split_category, starved_category
 from rwae.models.pretrained import with_added_buffers
 from rwae.pictures import progress_grid
 from rwae.provenance import provenance
@@ -50,7 +49,6 @@ from rwae.training.run_lock import RunLock
 from rwae.training.sampler import ResumableBatchSampler
 
 CHECKPOINT_FORMAT = 1
-SPLIT_CHECK_EVERY = 10  # steps between looks for a starved category (model.action_split_below)
 
 
 class TrainingInterrupted(RWAEError):
@@ -136,7 +134,6 @@ class Trainer:
         self.critic_optimizer = _adam(critic, tc.critic_optimizer) if critic else None
         self.step, self.epoch, self.batch_in_epoch = 0, 0, 0
         self.window: dict = {"values": {}}  # the losses since the last metrics row
-        self.action_splits: list[dict] = []  # each starved category re-seeded (action_split_below)
         # training cost over every session of the run (restored on resume): wall seconds and CPU
         # seconds of all processes (process time counts every thread)
         # (check_cpu_seconds: the part spent on quick checks and pictures, not on training)
@@ -280,7 +277,6 @@ class Trainer:
                     file=sys.stderr,
                 )
         self.window = state.get("log_window", {"values": {}})
-        self.action_splits = state.get("action_splits", [])
 
     def cost(self) -> dict[str, float]:
         """Wall and CPU seconds spent on this run so far, all sessions and processes; of the CPU
@@ -321,7 +317,6 @@ class Trainer:
             # the losses logged since the last metrics row: a resumed run logs the same rows
             "log_window": self.window,
             "precision": self.precision,
-            "action_splits": self.action_splits,
         }
         if self.critic_optimizer is not None:
             state["critic_optimizer"] = self.critic_optimizer.state_dict()
@@ -415,34 +410,9 @@ class Trainer:
         self.optimizer.step()
         if self.critic_optimizer is not None:
             self.critic_optimizer.step()
-        if self.config.model.action_split_below and (self.step + 1) % SPLIT_CHECK_EVERY == 0:
-            self._split_starved_category()
         values = {k: float(v) for k, v in out.losses.items()}
         values["lr"] = tc.optimizer.lr * factor
         return values
-
-    def _split_starved_category(self) -> None:
-        """Give a starved category of the action code half of the most used one (decided on the
-        main process, applied alike on every process)."""
-        below = self.config.model.action_split_below
-        usage = self.model.generative.action_usage
-        pair = starved_category(usage, below) if self.ctx.is_main else None
-        pair = self.ctx.gather_objects(pair)[0]
-        if pair is None:
-            return
-        share = float(usage[pair[0]]) * usage.numel()
-        generator = torch.Generator(device=usage.device)
-        generator.manual_seed((self.config.train.seed + 1_000_003 * self.step) % 2**63)
-        split_category(self.model, *pair, optimizer=self.optimizer, generator=generator)
-        self.action_splits.append(
-            {"step": self.step + 1, "starved": pair[0], "donor": pair[1], "share": round(share, 3)}
-        )
-        if self.ctx.is_main:
-            print(
-                f"rwae: step {self.step + 1}: action category {pair[0]} (share {share:.2f} of "
-                f"1/A) takes half of category {pair[1]}",
-                file=sys.stderr,
-            )
 
     def fit(self) -> dict:
         """Train to config.steps (from the checkpoint when resuming); returns the run's summary.
@@ -560,7 +530,6 @@ class Trainer:
                 "world_size": ctx.world_size,
                 "cost_all_sessions": cost,
                 "precision": self.precision,
-                **({"action_splits": self.action_splits} if self.action_splits else {}),
                 "final_losses": last,
                 "config": dataclasses.asdict(self.config),
                 **provenance(),
