@@ -2,12 +2,13 @@
 action_acc >= 0.99 and attribute_acc >= 0.90 together.
 
     python benchmarks/time_to_quality.py NAME [--set key=value ...] [--max-steps 8000] [--max-cpu-hours H]
+    python benchmarks/time_to_quality.py NAME ... --whole-curve   # train on to --max-steps past the target
     python benchmarks/time_to_quality.py --render docs/performance.md   # the table of every result
 
 Trains configs/sprites_cpu.yaml (with the overrides) from scratch into runs/time_to_quality/NAME,
 with the judge's quick check on the validation split every 250 steps (judge.csv, with the CPU
 seconds spent on training alone so far: checks and pictures left out). When a check reaches both
-targets the run is stopped (it writes a checkpoint; running the same command again continues it).
+targets the run is stopped (with --whole-curve it trains on to --max-steps: where the curve ends) (it writes a checkpoint; running the same command again continues it).
 Writes benchmarks/results/time_to_quality/NAME.json: cpu_hours_to_target (None if the targets were
 not reached within --max-steps), the step, the whole curve, the precision the run chose, the
 config, the CPU and the versions.
@@ -57,6 +58,9 @@ def main() -> None:
     parser.add_argument(
         "--max-cpu-hours", type=float, help="stop at the first check past this training CPU time"
     )
+    parser.add_argument(
+        "--whole-curve", action="store_true", help="train on to --max-steps after the target"
+    )
     parser.add_argument("--runs", default=str(REPO / "runs" / "time_to_quality"))
     args = parser.parse_args()
     if args.render:
@@ -81,14 +85,15 @@ def main() -> None:
     else:
         cmd += ["--config", str(PRESET), "--set", *sets]
     hit = next((r for r in read_curve(run) if reached(r)), None)
-    if hit is None:
+    if hit is None or args.whole_curve:
         proc = subprocess.Popen(cmd)
         while proc.poll() is None:
             time.sleep(5)
             curve = read_curve(run)
             hit = next((r for r in curve if reached(r)), None)
             spent = curve[-1]["train_cpu_seconds"] / 3600 if curve else 0.0
-            if hit is not None or (args.max_cpu_hours and spent >= args.max_cpu_hours):
+            done = hit is not None and not args.whole_curve
+            if done or (args.max_cpu_hours and spent >= args.max_cpu_hours):
                 proc.send_signal(signal.SIGTERM)  # the trainer writes a checkpoint and exits
                 proc.wait()
         if hit is None and proc.returncode not in (0, 130):
@@ -142,14 +147,17 @@ def render() -> str:
     lines = [
         "| run | overrides of the CPU preset | precision | step at target | CPU-hours to target "
         "| attribute_acc at steps 1000 / 2000 / 3000 | attribute_acc at 0.25 / 0.5 CPU-hours "
-        "| CPU |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- |",
+        "| last check: step, attribute_acc (best) | CPU |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for path in sorted((REPO / "benchmarks" / "results" / "time_to_quality").glob("*.json")):
         r = json.loads(path.read_text())
         at = {int(p["step"]): p["attribute_acc"] for p in r["curve"]}
         early = " / ".join(f"{at[s]:.2f}" if s in at else "—" for s in (1000, 2000, 3000))
         equal_cpu = " / ".join(at_cpu_hours(r["curve"], h) for h in (0.25, 0.5))
+        last = r["curve"][-1]
+        best = max(p["attribute_acc"] for p in r["curve"])
+        end = f"{int(last['step'])}, {last['attribute_acc']:.2f} ({best:.2f})"
         hours = r["cpu_hours_to_target"]
         hours = (
             f"**{hours:.2f}**"
@@ -159,7 +167,7 @@ def render() -> str:
         lines.append(
             f"| {r['name']} | {' '.join(f'`{o}`' for o in r['overrides']) or '—'} "
             f"| {(r['precision'] or {}).get('mode', '?')} | {r['step_at_target'] or '—'} | {hours} "
-            f"| {early} | {equal_cpu} | {machine(r['provenance']['machine'])} |"
+            f"| {early} | {equal_cpu} | {end} | {machine(r['provenance']['machine'])} |"
         )
     lines.append(
         "\nTarget: the validation quick check (270 sequences, every 250 steps) reads action_acc >= "

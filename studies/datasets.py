@@ -138,8 +138,10 @@ RUNS["smmnist_frame_warm_6000"] = replace(
 )
 # Issue #23.1 (digit kept >= 90% with z^m resampled, within 1.5 CPU-hours): the warm start sent the
 # digit into z^m, so these drop it; sized down (LSTM width 128, batch 16) for the budget, and with
-# a z^m too small to hold a digit beside its position and velocity (4 dimensions). Not yet run.
-SMALL = ["train.batch_size=16", "model.hidden_dim=128", *FRAME]
+# a z^m too small to hold a digit beside its position and velocity (4 dimensions); convolutions
+# 16 wide, as the Sprites CPU preset took (issue #20: the same progress per step at a third of the
+# CPU time).
+SMALL = ["train.batch_size=16", "model.hidden_dim=128", "model.conv_width=16", *FRAME]
 RUNS["smmnist_small"] = Run(
     "SM-MNIST, R-WAE (MMD), per-frame decoder, width 128, no warm start",
     "configs/smmnist_rwae_mmd.yaml",
