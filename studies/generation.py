@@ -85,6 +85,14 @@ VARIANTS: dict[str, list[str]] = {
     # (DSVAE's samples with the same fitted start: `python studies/dynamic_start.py run
     # runs/generation/dsvae`, its weights unchanged)
     "likelihood_fitted_start": ["model.prior_fit=likelihood", "model.dynamic_start_components=9"],
+    # ... with DSVAE's per-step KL at a tenth of its weight in the encoder's loss (the prior's side
+    # detached): does pulling the codes toward what the prior predicts close the gap in the
+    # prior's dynamics to DSVAE (consistency from real first codes 0.94 against 1.00)?
+    "likelihood_pull_0.1": [
+        "model.prior_fit=likelihood",
+        "model.prior_pull=0.1",
+        "model.dynamic_start_components=9",
+    ],
 }
 
 
