@@ -143,7 +143,7 @@ RUNS["smmnist_frame_warm_6000"] = replace(
 # CPU time).
 SMALL = ["train.batch_size=16", "model.hidden_dim=128", "model.conv_width=16", *FRAME]
 RUNS["smmnist_small"] = Run(
-    "SM-MNIST, R-WAE (MMD), per-frame decoder, width 128, no warm start",
+    "SM-MNIST, R-WAE (MMD), per-frame decoder, LSTM width 128, conv width 16, no warm start",
     "configs/smmnist_rwae_mmd.yaml",
     6000,
     SMALL,
