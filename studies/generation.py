@@ -87,7 +87,8 @@ VARIANTS: dict[str, list[str]] = {
     "likelihood_fitted_start": ["model.prior_fit=likelihood", "model.dynamic_start_components=9"],
     # ... with DSVAE's per-step KL at a tenth of its weight in the encoder's loss (the prior's side
     # detached): does pulling the codes toward what the prior predicts close the gap in the
-    # prior's dynamics to DSVAE (consistency from real first codes 0.94 against 1.00)?
+    # prior's dynamics to DSVAE (consistency from real first codes 0.94 against 1.00)? It does
+    # not: the action moves to z^c (model.prior_pull, retired; run at commit e8fcbe5)
     "likelihood_pull_0.1": [
         "model.prior_fit=likelihood",
         "model.prior_pull=0.1",

@@ -243,39 +243,6 @@ def test_prior_fitted_by_likelihood_trains_the_prior_alone(stochastic):
         tiny_model_config(prior_fit="likelihood", dynamic_penalty="kl", static_penalty="kl")
 
 
-@pytest.mark.parametrize("stochastic", [True, False])
-def test_the_prior_pull_trains_the_encoder_toward_the_prior_alone(stochastic):
-    """prior_pull: DSVAE's per-step KL (a point code: its cross-entropy) moves the encoder, never
-    the prior, and enters the loss at its weight."""
-    torch.manual_seed(0)
-    config = tiny_model_config(
-        prior_fit="likelihood", prior_pull=0.5, stochastic_encoder=stochastic
-    )
-    model = RWAE(config)
-    without = RWAE(tiny_model_config(prior_fit="likelihood", stochastic_encoder=stochastic))
-    without.load_state_dict(model.state_dict())
-    x = batch(config)
-    torch.manual_seed(1)  # the same draws of codes and prior samples in both passes
-    out = model(x)
-    pull = out.losses["prior_pull"]
-    torch.manual_seed(1)
-    base = without(x).loss
-    assert out.loss.item() == pytest.approx((base + 0.5 * pull).item(), rel=1e-5)
-    out.loss.backward()
-    base.backward()
-    # the two models' gradients differ by the pull's: in the encoder, and nowhere in the prior
-    encoder = [m.inference.dynamic_head.linear.weight.grad for m in (model, without)]
-    assert not torch.allclose(*encoder)
-    for mine, theirs in zip(
-        model.generative.prior_lstm.parameters(),
-        without.generative.prior_lstm.parameters(),
-        strict=True,
-    ):
-        assert torch.allclose(mine.grad, theirs.grad)
-    with pytest.raises(ConfigError, match="prior_pull needs model.prior_fit"):
-        tiny_model_config(prior_pull=0.5)
-
-
 def test_wrong_input_shape_is_a_clear_error():
     model = RWAE(tiny_model_config())
     with pytest.raises(RWAEError, match=r"expected input of shape \(B, T, 3, 64, 64\)"):
@@ -330,6 +297,8 @@ def test_retired_options_load_when_neutral_and_are_named_otherwise():
         from_dict(RWAEConfig, {"pair_augment": "color"}, "model.")
     with pytest.raises(ConfigError, match=r"action_split_below=0.5.*retired.*docs/weak.md"):
         from_dict(RWAEConfig, {"action_split_below": 0.5}, "model.")
+    with pytest.raises(ConfigError, match=r"prior_pull=0.1.*retired.*docs/generation.md"):
+        from_dict(RWAEConfig, {"prior_pull": 0.1}, "model.")
 
 
 def test_residual_dynamic_input_sees_only_what_moves():

@@ -74,9 +74,6 @@ class ModelConfig:
     prior_fit: str = "penalty"  # what trains the dynamic prior's parameters ψ: penalty (the
     # dynamic D, Fig. 1) | likelihood: the teacher-forced likelihood of the posterior's codes, with
     # no gradient into the encoder (which keeps its D); the KL(aggregate posterior || prior) choice
-    prior_pull: float = 0.0  # with prior_fit likelihood: the weight of DSVAE's per-step KL(q(z^m_t)
-    # || p(z^m_t | z^m_<t)) in the encoder's loss, the prior's side detached: pulls z^m_t toward
-    # what the prior predicts (0: the encoder keeps its D alone)
     dynamic_start_components: int = 0  # 0: generation starts z^m from the learned prior's first
     # step (the paper) | K: z^m_1 from a K-component Gaussian mixture fitted to the training codes'
     # z^m_1 after training (`rwae fit-prior`), the learned prior from there on
@@ -126,9 +123,6 @@ class ModelConfig:
             _at_least("model.num_actions", self.num_actions, 2)
         if self.action_recovery > 0 and not self.num_actions:
             raise ConfigError("model.action_recovery needs an action code (model.num_actions)")
-        _at_least("model.prior_pull", self.prior_pull, 0)
-        if self.prior_pull and self.prior_fit != "likelihood":
-            raise ConfigError("model.prior_pull needs model.prior_fit: likelihood")
         if self.prior_fit == "likelihood" and self.dynamic_penalty == "kl":
             raise ConfigError(
                 "model.prior_fit: likelihood is for the mmd and gan penalties (the kl penalty "
@@ -168,12 +162,14 @@ RETIRED_MODEL_KEYS: dict[str, Any] = {
     "gumbel_anneal_rate": 1e-4,
     "static_prior_components": 0,  # issue #21: a fitted z^c mixture, measured not to help
     "action_split_below": 0.0,
+    "prior_pull": 0.0,
 }
 # Where a retired option's results and code are, when not the structure study's
 RETIRED_ELSEWHERE = {
     "static_prior_components": "docs/generation.md has its results; the parent of commit 6afa8d3 "
     "has its code",
     "action_split_below": "docs/weak.md has its results; commit 2d37a93 has its code",
+    "prior_pull": "docs/generation.md has its results; commit e8fcbe5 has its code",
 }
 
 

@@ -180,14 +180,6 @@ class Objective(nn.Module):
             nll = gaussian_cross_entropy(post.dynamic_mean.detach(), logvar, prior_mu, prior_logvar)
             prior_nll = terms["prior_nll"] = nll.sum(1).mean()  # nats per sequence
             loss = loss + prior_nll
-            if c.prior_pull:  # the encoder's side (DSVAE's KL), the prior's prediction detached
-                p_mu, p_logvar = prior_mu.detach(), prior_logvar.detach()
-                if c.stochastic_encoder:
-                    pull = kl_normal(post.dynamic_mean, post.dynamic_logvar, p_mu, p_logvar)
-                else:  # a point code: its cross-entropy
-                    pull = gaussian_cross_entropy(post.dynamic_mean, None, p_mu, p_logvar)
-                terms["prior_pull"] = pull.sum(1).mean()  # nats per sequence
-                loss = loss + c.prior_pull * terms["prior_pull"]
         if self.static_kl_weight > 0:  # the warm phase's price on z^c, nats per sequence
             terms["static_kl"] = kl_normal(post.static_mean, post.static_logvar).mean()
             loss = loss + self.static_kl_weight * terms["static_kl"]
