@@ -10,6 +10,7 @@ from PIL import Image, ImageSequence
 
 from rwae import data
 from rwae.cli import main
+from rwae.pictures.model import FRAME_MS
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 SECTION = README.read_text().split("## Your own videos", 1)[1].split("\n## ", 1)[0]
@@ -56,5 +57,6 @@ def test_walkthrough_runs_on_a_folder_of_gifs(tmp_path, monkeypatch):
     assert sorted(codes["name"].tolist()) == sorted(names)
     assert codes["dynamic"].shape[:2] == (12, 8)
     with Image.open(tmp_path / "walk_waving.gif") as im:
-        assert sum(1 for _ in ImageSequence.Iterator(im)) == 8
+        durations = [frame.info["duration"] for frame in ImageSequence.Iterator(im)]
+    assert sum(durations) == 8 * FRAME_MS  # 8 frames (identical neighbours merged into one)
     assert torch.isfinite(torch.from_numpy(codes["static"])).all()

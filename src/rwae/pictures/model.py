@@ -13,6 +13,7 @@ from rwae.models import RWAE
 from rwae.pictures.grid import draw_grid
 
 GAP = 6
+FRAME_MS = 150  # each frame's time in an animated GIF (Pillow merges identical neighbours)
 
 
 def _frames_uint8(x: torch.Tensor) -> np.ndarray:
@@ -67,7 +68,7 @@ def save_swap(model: RWAE, x: torch.Tensor, out: str | Path) -> Path:
                         seq[step]
                     )
             images.append(Image.fromarray(canvas))
-        images[0].save(out, save_all=True, append_images=images[1:], duration=150, loop=0)
+        images[0].save(out, save_all=True, append_images=images[1:], duration=FRAME_MS, loop=0)
         return out
     strip_w = t * (w + 1)
     canvas = np.full(((n + 1) * (h + GAP), (n + 1) * (strip_w + GAP), 3), 255, np.uint8)
@@ -105,7 +106,7 @@ def save_samples(samples: torch.Tensor, out: str | Path, columns: int = 4) -> Pa
                 i, step
             ]
         images.append(Image.fromarray(canvas))
-    images[0].save(out, save_all=True, append_images=images[1:], duration=150, loop=0)
+    images[0].save(out, save_all=True, append_images=images[1:], duration=FRAME_MS, loop=0)
     return out
 
 
