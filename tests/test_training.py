@@ -338,3 +338,20 @@ def test_the_old_bf16_switch_still_works():
 
     assert load_config(None, ["train.bf16=true"]).train.precision == "bf16"
     assert load_config(None, ["train.bf16=false"]).train.precision == "fp32"
+
+
+def test_a_checkpoint_from_before_a_buffer_was_added_resumes_with_its_old_value(tmp_path):
+    config = tiny_experiment(**{"train.steps": 4, "model.num_actions": 3})
+    trainer = trainer_from_config(config, tmp_path / "run", progress=False)
+    _interrupt_after(trainer, 2)
+    with pytest.raises(TrainingInterrupted):
+        trainer.fit()
+    path = tmp_path / "run" / "checkpoints" / "last.pt"
+    state = ckpt.load(path)
+    del state["model"]["generative.action_marginal"]  # as written before p(a) was tracked
+    ckpt.save_atomic(state, path)
+    resumed = trainer_from_config(config, tmp_path / "run", resume=True, progress=False)
+    assert resumed.step == 2
+    # uniform, what such a model drew from (then tracked on from there)
+    assert torch.allclose(resumed.model.generative.action_marginal, torch.full((3,), 1 / 3))
+    resumed.release()

@@ -155,13 +155,12 @@ def read_config(directory: Path) -> tuple[ModelConfig, dict]:
 ADDED_BUFFERS = {"generative.action_marginal": lambda shape: torch.full(shape, 1.0 / shape[0])}
 
 
-def with_added_buffers(state: dict, expected: dict) -> dict:
-    """`state` (a checkpoint's model weights) with the ADDED_BUFFERS that `expected` (today's
-    model's state dict) has and it lacks, at their old-model values."""
-    missing = {
-        k: tuple(expected[k].shape) for k in ADDED_BUFFERS if k in expected and k not in state
+def added_buffers(have, expected: dict[str, tuple]) -> dict[str, torch.Tensor]:
+    """The ADDED_BUFFERS that today's model (weight name -> shape: `expected`) has and a saved
+    state (its names: `have`) lacks, at the values an older model behaves as."""
+    return {
+        k: ADDED_BUFFERS[k](expected[k]) for k in ADDED_BUFFERS if k in expected and k not in have
     }
-    return {**state, **{k: ADDED_BUFFERS[k](shape) for k, shape in missing.items()}}
 
 
 def current_name(name: str) -> str:
@@ -193,11 +192,11 @@ def load(cls: type[Model], directory: str | os.PathLike, map_location: str | tor
     try:
         with safe_open(str(weights_path), framework="pt") as f:
             found = {current_name(k): tuple(f.get_slice(k).get_shape()) for k in f.keys()}  # noqa: SIM118
-            added = {k: expected[k] for k in ADDED_BUFFERS if k in expected and k not in found}
-            if {**found, **added} != expected:
+            added = added_buffers(found, expected)
+            if {**found, **{k: expected[k] for k in added}} != expected:
                 raise RWAEError(f"{weights_path}: {_mismatch(found, expected)}")
             state = {current_name(k): f.get_tensor(k) for k in f.keys()}  # noqa: SIM118
-            state.update({k: ADDED_BUFFERS[k](shape) for k, shape in added.items()})
+            state.update(added)
     except (SafetensorError, OSError, ValueError) as e:
         raise RWAEError(f"{weights_path}: not a readable safetensors file ({e})") from e
     model = model.to_empty(device=map_location)

@@ -38,7 +38,7 @@ from rwae.dynamic_start import fit_in_place
 from rwae.errors import RWAEError
 from rwae.evaluation.judge import Judge
 from rwae.models import RWAE
-from rwae.models.pretrained import with_added_buffers
+from rwae.models.pretrained import added_buffers
 from rwae.pictures import progress_grid
 from rwae.provenance import provenance
 from rwae.training import checkpoint
@@ -254,7 +254,9 @@ class Trainer:
             self.lock.release()
 
     def _restore(self, state: dict) -> None:
-        self.model.load_state_dict(with_added_buffers(state["model"], self.model.state_dict()))
+        weights = state["model"]  # older checkpoints may lack a buffer added since
+        expected = {k: tuple(v.shape) for k, v in self.model.state_dict().items()}
+        self.model.load_state_dict({**weights, **added_buffers(weights, expected)})
         self.optimizer.load_state_dict(state["optimizer"])
         if self.critic_optimizer is not None:
             self.critic_optimizer.load_state_dict(state["critic_optimizer"])
