@@ -89,6 +89,46 @@ VARIANTS: dict[str, list[str]] = {
         "model.action_split_below=0.5",
         "train.steps=3000",
     ],
+    # the weak preset, 3000 steps, its penalty read over the batch and the last 256 training
+    # sequences' z^m (model.action_memory): a batch of 8 cannot spread over 9 categories; the
+    # frozen codes' head at batch 8 wobbles (results/weak/cluster_head_default_mean_w0.5_b8.json)
+    "preset_memory_256": [*HEAD_BY_PENALTY, "model.action_memory=256", "train.steps=3000"],
+    # ... and the penalty moving the head alone, not the encoder's z^m (model.action_head_learns=
+    # head): on frozen codes the penalty finds all nine actions; in joint training its gradient
+    # into the encoder may pull a pair of actions' codes together
+    "preset_memory_head_only": [
+        *HEAD_BY_PENALTY,
+        "model.action_memory=256",
+        "model.action_head_learns=head",
+        "train.steps=3000",
+    ],
+    "preset_head_only": [*HEAD_BY_PENALTY, "model.action_head_learns=head", "train.steps=3000"],
+    # the code's penalty from step 1000 on, once z^m carries the action (action_acc 1.00 at step
+    # 1000 in every run above): the head first clusters codes that hold the actions, as on frozen
+    # codes, instead of locking in groups of the early codes (categories that die stay dead: the
+    # softmax passes them almost no gradient)
+    "preset_code_start_1000": [
+        *HEAD_BY_PENALTY,
+        "model.action_code_start=1000",
+        "train.steps=3000",
+    ],
+    "preset_code_start_1000_head_only": [
+        *HEAD_BY_PENALTY,
+        "model.action_code_start=1000",
+        "model.action_head_learns=head",
+        "train.steps=3000",
+    ],
+    # the code trained by cross-entropy against Sinkhorn-balanced assignments of the batch and
+    # the memory (SeLa / SwAV's self-labelling) instead of the information term: a starved
+    # category keeps a gradient (every run above ended with a pair merged and a category dead)
+    "preset_balanced": [
+        *HEAD_BY_PENALTY,
+        "model.action_penalty=balanced",
+        "model.action_memory=256",
+        "train.steps=3000",
+    ],
+    # the weak preset itself at 3000 steps (seed 0 of it is `preset_split_half`, which never split)
+    "preset_3000": [*HEAD_BY_PENALTY, "train.steps=3000"],
 }
 KEEP = (
     "action_cluster_acc",
@@ -135,7 +175,7 @@ def train_cluster_head(codes, labels, val_codes, val_labels, args) -> dict:
     from torch import nn
 
     from rwae.evaluation.metrics import cluster_accuracy
-    from rwae.losses.gaussian import categorical_information_penalty
+    from rwae.losses.categorical import categorical_information_penalty
 
     torch.manual_seed(args.seed)
     gru = nn.GRU(codes.shape[-1], args.hidden, batch_first=True)
@@ -200,6 +240,8 @@ def cluster_head(args) -> None:
         "provenance": provenance(REPO),
     }
     name = f"cluster_head_{Path(args.model).name}_{args.input}_w{args.conditional_weight:g}"
+    if args.batch_size != 256:  # the batch the penalty's marginal is read over
+        name += f"_b{args.batch_size}"
     out = RESULTS / f"{name}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(record, indent=2) + "\n")

@@ -5,7 +5,11 @@ import pytest
 import torch
 
 from rwae.losses import WAE_SCALES, kl_normal, mmd
-from rwae.losses.gaussian import categorical_information_penalty
+from rwae.losses.categorical import (
+    balanced_assignment_loss,
+    balanced_assignments,
+    categorical_information_penalty,
+)
 
 
 def reference_mmd(x, y, name="imq", scales=WAE_SCALES, bandwidth=1.0):
@@ -108,3 +112,19 @@ def test_information_penalty_oracle_and_collapse():
         0.0, abs=1e-4
     )
     assert float(categorical_information_penalty(collapsed)) == pytest.approx(math.log(4), abs=1e-3)
+
+
+def test_balanced_assignments_share_every_category_and_revive_a_starved_one():
+    torch.manual_seed(0)
+    logits = torch.randn(60, 4) * 3
+    logits[:, 3] -= 30  # a category the code starved
+    targets = balanced_assignments(logits)
+    assert torch.allclose(targets.sum(1), torch.ones(60), atol=1e-4)
+    assert torch.allclose(targets.sum(0), torch.full((4,), 15.0), rtol=0.06)
+    kept = logits.argmax(-1)[targets.argmax(-1) != 3]  # the others keep their categories
+    assert (kept == targets.argmax(-1)[targets.argmax(-1) != 3]).float().mean() > 0.8
+    balanced, informed = (logits.clone().requires_grad_() for _ in range(2))
+    balanced_assignment_loss(balanced).backward()
+    categorical_information_penalty(informed).backward()
+    # the information term passes the starved category almost nothing; the balanced loss does
+    assert informed.grad[:, 3].abs().sum() < 1e-6 < 1e-3 < balanced.grad[:, 3].abs().sum()

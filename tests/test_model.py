@@ -27,6 +27,7 @@ def batch(config, b=4, t=6, seed=0):
         {"recon_loss": "bce", "kernel": "rbf"},
         {"dynamic_input": "residual_mask", "num_actions": 3, "static_kl_warm_beta": 1.0},
         {"num_actions": 4, "action_recovery": 1.0, "prior_fit": "likelihood"},
+        {"num_actions": 4, "action_penalty": "balanced", "action_memory": 8},
         {"frame_shape": [20], "decoder": "frame", "dynamic_input": "residual"},
     ],
 )
@@ -185,14 +186,62 @@ def test_the_action_head_learns_from_its_penalty_alone_when_asked(learns, moved)
     assert (grad is not None and grad.abs().sum() > 0) == moved
 
 
+@pytest.mark.parametrize("learns, moved", [("penalty", True), ("head", False)])
+def test_the_code_penalty_moves_the_dynamic_encoder_unless_only_the_head_learns(learns, moved):
+    torch.manual_seed(0)
+    config = tiny_model_config(num_actions=4, action_head_input="mean", action_head_learns=learns)
+    model = RWAE(config).train()
+    model(batch(config)).action_penalty.backward()
+    encoder = model.inference.dynamic_head.linear.weight.grad
+    assert (encoder is not None and encoder.abs().sum() > 0) == moved
+    assert model.inference.action_head.weight.grad.abs().sum() > 0
+
+
+def test_the_code_penalty_is_paid_from_its_start_step():
+    torch.manual_seed(0)
+    config = tiny_model_config(num_actions=4, action_head_learns="penalty", action_code_start=5)
+    model = RWAE(config).train()
+    x = batch(config)
+    model(x).loss.backward()
+    assert not model.inference.action_head.weight.grad.any()  # nothing trains the head before it
+    model.update_schedules(5)
+    model(x).loss.backward()
+    assert model.inference.action_head.weight.grad.abs().sum() > 0
+
+
 def test_the_code_penalty_weighs_the_conditional_entropy():
-    from rwae.losses.gaussian import categorical_information_penalty
+    from rwae.losses.categorical import categorical_information_penalty
 
     unsure = torch.zeros(6, 3)  # every q(a | x) uniform: KL(q(a) || U) = 0, H = ln 3
     assert float(categorical_information_penalty(unsure)) == pytest.approx(math.log(3))
     assert float(categorical_information_penalty(unsure, 0.5)) == pytest.approx(0.5 * math.log(3))
     one_category = torch.tensor([[9.0, 0, 0]]).expand(6, 3)  # confident, all in one category
     assert float(categorical_information_penalty(one_category, 0.5)) > math.log(3) - 0.01
+
+
+def test_the_code_penalty_reads_remembered_sequences_too():
+    torch.manual_seed(0)
+    config = tiny_model_config(num_actions=4, action_head_input="mean", action_memory=6)
+    model = RWAE(config).train()
+    batches = [batch(config, seed=s) for s in range(3)]
+    sizes = []
+    for x in batches:
+        out = model.encode(x)
+        sizes.append(None if out.memory_action_logits is None else len(out.memory_action_logits))
+    assert sizes == [None, 4, 6]  # the first batch finds it empty; it holds at most 6
+    assert not any("action_memory" in k for k in model.state_dict())  # training state only
+    with torch.no_grad():  # confident assignments, so that which sequences it reads matters
+        model.inference.action_head.weight.mul_(100)
+    alone = RWAE(tiny_model_config(num_actions=4, action_head_input="mean")).train()
+    alone.load_state_dict(model.state_dict())
+    torch.manual_seed(1)
+    with_memory = model(batches[0]).action_penalty
+    torch.manual_seed(1)
+    assert float(with_memory) != pytest.approx(float(alone(batches[0]).action_penalty))
+    model.eval()
+    held = model.inference.action_memory
+    model(batches[1])
+    assert model.inference.action_memory is held  # evaluation leaves it alone
 
 
 def test_action_recovery_trains_prior_and_decoder_to_use_every_category():
@@ -286,6 +335,8 @@ def test_config_rejects_bad_values():
         RWAEConfig(static_penalty="wasserstein")
     with pytest.raises(ConfigError, match="power-of-two"):
         RWAEConfig(frame_shape=[3, 48, 48])
+    with pytest.raises(ConfigError, match="action_memory needs an action code"):
+        RWAEConfig(action_memory=16)
     with pytest.raises(RWAEError, match="Gaussian encoder"):
         RWAE(tiny_model_config(stochastic_encoder=False, static_penalty="kl"))
 

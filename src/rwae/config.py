@@ -61,7 +61,16 @@ class ModelConfig:
     # code's penalty: 1 maximises I(x; a); below 1 an unused category costs more than a soft one
     action_head_learns: str = "all"  # all: a's Gumbel sample carries the decoder's and the prior's
     # gradients into q(a | ·) (the paper) | penalty: they read a detached; the head learns from its
-    # penalty alone
+    # penalty alone | head: as penalty, and the penalty does not move the encoder's z^m either
+    action_penalty: str = "information"  # what trains q(a | ·): information (the paper's
+    # KL(q̄(a) || U) + w · H(q(a | x))) | balanced: cross-entropy against Sinkhorn-balanced
+    # assignments (SeLa / SwAV), read over the batch and the memory
+    action_code_start: int = 0  # the step from which the code's penalty is paid: before it the
+    # head keeps its initialisation (with action_head_learns penalty or head), so it first clusters
+    # z^m once z^m carries the action
+    action_memory: int = 0  # the code's penalty also reads the last N training sequences' z^m
+    # (detached, re-read by the current head): its marginal over a batch of 8 cannot spread over 9
+    # categories (0: the batch alone)
     # --- departures from Figure 1, each measured in docs/ablation.md
     decoder: str = (
         "lstm"  # lstm: LSTM over [z^c, z^m_t (, a)] (Fig. 1a) | frame: x_t from (z^c, z^m_t)
@@ -97,7 +106,8 @@ class ModelConfig:
         _choice("model.dynamic_input", self.dynamic_input, DYNAMIC_INPUTS)
         _choice("model.prior_fit", self.prior_fit, ("penalty", "likelihood"))
         _choice("model.action_head_input", self.action_head_input, ("sample", "mean"))
-        _choice("model.action_head_learns", self.action_head_learns, ("all", "penalty"))
+        _choice("model.action_head_learns", self.action_head_learns, ("all", "penalty", "head"))
+        _choice("model.action_penalty", self.action_penalty, ("information", "balanced"))
         if self.dynamic_input == "residual_mask" and len(self.frame_shape) != 3:
             raise ConfigError("model.dynamic_input=residual_mask needs image frames [C, H, W]")
         for name in ("conv_width", "frame_dim", "hidden_dim", "static_dim", "dynamic_dim"):
@@ -112,6 +122,8 @@ class ModelConfig:
         ):
             _at_least(f"model.{name}", getattr(self, name), 0)
         _at_least("model.static_kl_warm_steps", self.static_kl_warm_steps, 0)
+        _at_least("model.action_memory", self.action_memory, 0)
+        _at_least("model.action_code_start", self.action_code_start, 0)
         _at_least("model.dynamic_start_components", self.dynamic_start_components, 0)
         if self.dynamic_start_components and self.num_actions:
             raise ConfigError(
@@ -123,6 +135,8 @@ class ModelConfig:
             _at_least("model.num_actions", self.num_actions, 2)
         if self.action_recovery > 0 and not self.num_actions:
             raise ConfigError("model.action_recovery needs an action code (model.num_actions)")
+        if self.action_memory and not self.num_actions:
+            raise ConfigError("model.action_memory needs an action code (model.num_actions)")
         if self.prior_fit == "likelihood" and self.dynamic_penalty == "kl":
             raise ConfigError(
                 "model.prior_fit: likelihood is for the mmd and gan penalties (the kl penalty "

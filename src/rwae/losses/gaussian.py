@@ -1,4 +1,4 @@
-"""Closed-form divergences of diagonal Gaussians and the categorical mutual-information term."""
+"""Closed-form divergences and cross-entropies of diagonal Gaussians."""
 
 from __future__ import annotations
 
@@ -29,16 +29,3 @@ def gaussian_cross_entropy(
     (the part of KL(q || p) that p controls); logvar_q None: the point z = mu_q."""
     spread = (mu_q - mu_p) ** 2 + (0.0 if logvar_q is None else logvar_q.exp())
     return 0.5 * (math.log(2 * math.pi) + logvar_p + spread / logvar_p.exp()).sum(-1)
-
-
-def categorical_information_penalty(
-    logits: torch.Tensor, conditional_weight: float = 1.0
-) -> torch.Tensor:
-    """KL(mean_x q(a|x) || uniform) + w · mean_x H(q(a|x)) for logits (B, A): at w = 1 minimising
-    it maximises I(x; a); w < 1 prices confident assignments less than an unused category."""
-    log_q = torch.log_softmax(logits.float(), -1)
-    q = log_q.exp()
-    conditional_entropy = -(q * log_q).sum(-1).mean()
-    q_bar = q.mean(0)
-    kl_to_uniform = (q_bar * (q_bar.clamp_min(1e-12).log() + math.log(logits.shape[-1]))).sum()
-    return kl_to_uniform + conditional_weight * conditional_entropy

@@ -18,12 +18,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from rwae.config import ModelConfig
+from rwae.losses.categorical import balanced_assignment_loss, categorical_information_penalty
 from rwae.losses.critic import LatentCritic
-from rwae.losses.gaussian import (
-    categorical_information_penalty,
-    gaussian_cross_entropy,
-    kl_normal,
-)
+from rwae.losses.gaussian import gaussian_cross_entropy, kl_normal
 from rwae.losses.mmd import mmd
 
 if TYPE_CHECKING:
@@ -73,9 +70,12 @@ class Objective(nn.Module):
         self.set_step(0)
 
     def set_step(self, step: int) -> None:
-        """The KL price on z^c at `step`: static_kl_warm_beta during the warm phase, then 0."""
-        warm = step < self.config.static_kl_warm_steps
-        self.static_kl_weight = self.config.static_kl_warm_beta if warm else 0.0
+        """The KL price on z^c at `step` (static_kl_warm_beta during the warm phase, then 0) and
+        the action code's weight (0 before action_code_start)."""
+        c = self.config
+        warm = step < c.static_kl_warm_steps
+        self.static_kl_weight = c.static_kl_warm_beta if warm else 0.0
+        self.action_weight = c.beta_action if step >= c.action_code_start else 0.0
 
     def reconstruction(self, logits: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
         """c(x, x̂) summed over a frame's elements and over time, averaged over the batch."""
@@ -157,16 +157,22 @@ class Objective(nn.Module):
         static_pen, critic_static = self.static_penalty(post)
         dynamic_pen, critic_dynamic = self.dynamic_penalty(post, prior_mu, prior_logvar, prior_z)
         zero = recon.new_zeros(())
-        action_pen = (
-            categorical_information_penalty(post.action_logits, c.action_conditional_weight)
-            if c.num_actions
-            else zero
-        )
+        action_pen = zero
+        if c.num_actions:
+            action_logits = post.action_logits
+            if post.memory_action_logits is not None:  # the batch and the remembered sequences
+                action_logits = torch.cat([action_logits, post.memory_action_logits])
+            if c.action_penalty == "balanced":
+                action_pen = balanced_assignment_loss(action_logits)
+            else:
+                action_pen = categorical_information_penalty(
+                    action_logits, c.action_conditional_weight
+                )
         loss = (
             recon
             + c.beta_static * static_pen
             + c.beta_dynamic * dynamic_pen
-            + c.beta_action * action_pen
+            + self.action_weight * action_pen
         )
         terms = {"recon": recon, "static": static_pen, "dynamic": dynamic_pen}
         if c.num_actions:

@@ -36,6 +36,8 @@ class EncoderOutput:
     dynamic: torch.Tensor  # a sample path, each step fed the previous sample
     action_logits: torch.Tensor | None = None  # (B, num_actions)
     action: torch.Tensor | None = None  # relaxed one-hot (training) or one-hot of the argmax (eval)
+    # (N, num_actions): the remembered sequences' logits (training with model.action_memory)
+    memory_action_logits: torch.Tensor | None = None
 
 
 def frame_encoder(config: ModelConfig, channels: int | None = None) -> nn.Module:
@@ -71,6 +73,9 @@ class InferenceModel(nn.Module):
             self.action_encoder = nn.GRU(c.dynamic_dim, h, batch_first=True)
             self.action_head = nn.Linear(h, c.num_actions)
         self.register_buffer("gumbel_temperature", torch.tensor(GUMBEL_START))
+        # model.action_memory: the last sequences' head inputs (N, T, dynamic_dim), newest first;
+        # training state only (not saved: a resumed run refills it within N / batch steps)
+        self.action_memory: torch.Tensor | None = None
 
     def set_step(self, step: int) -> None:
         self.gumbel_temperature.fill_(gumbel_temperature(step))
@@ -146,5 +151,24 @@ class InferenceModel(nn.Module):
             head_input = mu_m if not self.training else z_m
             if self.training and c.action_head_input == "mean":  # as evaluation reads it
                 head_input = self.dynamic_posterior(hs, "mean")[0] if c.stochastic_encoder else mu_m
+            if c.action_head_learns == "head":  # the code clusters z^m; it does not move it
+                head_input = head_input.detach()
             logits, a = self.action(head_input, generator)
-        return EncoderOutput(mu_c, logvar_c, z_c, mu_m, logvar_m, z_m, logits, a)
+        memory_logits = None
+        if self.training and c.action_memory:
+            memory_logits = self.remember(head_input.detach())
+        return EncoderOutput(mu_c, logvar_c, z_c, mu_m, logvar_m, z_m, logits, a, memory_logits)
+
+    def remember(self, head_input: torch.Tensor) -> torch.Tensor | None:
+        """The remembered sequences' logits (N, A), read by the current head, before the batch's
+        head input (B, T, dynamic_dim) joins the memory (the oldest leave it)."""
+        memory = self.action_memory
+        if memory is not None and memory.shape[1:] != head_input.shape[1:]:
+            memory = None  # another sequence length: start again
+        logits = None
+        if memory is not None:
+            _, h = self.action_encoder(memory.to(head_input.dtype))
+            logits = self.action_head(h[-1]).float()
+        kept = head_input if memory is None else torch.cat([head_input, memory])
+        self.action_memory = kept[: self.config.action_memory]
+        return logits

@@ -47,7 +47,7 @@ class RWAE(nn.Module):
         # no gradient into ψ.
         by_likelihood = self.config.prior_fit == "likelihood"
         action = post.action
-        if action is not None and self.config.action_head_learns == "penalty":
+        if action is not None and self.config.action_head_learns != "all":
             # the decoder and the prior read a; only the code's penalty trains the head
             action = action.detach()
         z_dynamic, prior_action = post.dynamic, action
