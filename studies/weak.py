@@ -127,6 +127,15 @@ VARIANTS: dict[str, list[str]] = {
         "model.action_memory=256",
         "train.steps=3000",
     ],
+    # ... with the loss training the head alone: in preset_balanced its gradient into the encoder
+    # cost the swap its action (action_acc 0.83)
+    "preset_balanced_head_only": [
+        *HEAD_BY_PENALTY,
+        "model.action_penalty=balanced",
+        "model.action_memory=256",
+        "model.action_head_learns=head",
+        "train.steps=3000",
+    ],
     # the weak preset itself at 3000 steps (seed 0 of it is `preset_split_half`, which never split)
     "preset_3000": [*HEAD_BY_PENALTY, "train.steps=3000"],
 }
