@@ -105,17 +105,11 @@ VARIANTS: dict[str, list[str]] = {
     "preset_head_only": [*HEAD_BY_PENALTY, "model.action_head_learns=head", "train.steps=3000"],
     # the code's penalty from step 1000 on, once z^m carries the action (action_acc 1.00 at step
     # 1000 in every run above): the head first clusters codes that hold the actions, as on frozen
-    # codes, instead of locking in groups of the early codes (categories that die stay dead: the
-    # softmax passes them almost no gradient)
+    # codes (categories that die stay dead: the softmax passes them almost no gradient).
+    # model.action_code_start is retired (commit 9b7ad3e has its code, docs/weak.md its results)
     "preset_code_start_1000": [
         *HEAD_BY_PENALTY,
         "model.action_code_start=1000",
-        "train.steps=3000",
-    ],
-    "preset_code_start_1000_head_only": [
-        *HEAD_BY_PENALTY,
-        "model.action_code_start=1000",
-        "model.action_head_learns=head",
         "train.steps=3000",
     ],
     # the code trained by cross-entropy against Sinkhorn-balanced assignments of the batch and

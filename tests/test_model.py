@@ -197,18 +197,6 @@ def test_the_code_penalty_moves_the_dynamic_encoder_unless_only_the_head_learns(
     assert model.inference.action_head.weight.grad.abs().sum() > 0
 
 
-def test_the_code_penalty_is_paid_from_its_start_step():
-    torch.manual_seed(0)
-    config = tiny_model_config(num_actions=4, action_head_learns="penalty", action_code_start=5)
-    model = RWAE(config).train()
-    x = batch(config)
-    model(x).loss.backward()
-    assert not model.inference.action_head.weight.grad.any()  # nothing trains the head before it
-    model.update_schedules(5)
-    model(x).loss.backward()
-    assert model.inference.action_head.weight.grad.abs().sum() > 0
-
-
 def test_the_code_penalty_weighs_the_conditional_entropy():
     from rwae.losses.categorical import categorical_information_penalty
 

@@ -65,9 +65,6 @@ class ModelConfig:
     action_penalty: str = "information"  # what trains q(a | ·): information (the paper's
     # KL(q̄(a) || U) + w · H(q(a | x))) | balanced: cross-entropy against Sinkhorn-balanced
     # assignments (SeLa / SwAV), read over the batch and the memory
-    action_code_start: int = 0  # the step from which the code's penalty is paid: before it the
-    # head keeps its initialisation (with action_head_learns penalty or head), so it first clusters
-    # z^m once z^m carries the action
     action_memory: int = 0  # the code's penalty also reads the last N training sequences' z^m
     # (detached, re-read by the current head): its marginal over a batch of 8 cannot spread over 9
     # categories (0: the batch alone)
@@ -123,7 +120,6 @@ class ModelConfig:
             _at_least(f"model.{name}", getattr(self, name), 0)
         _at_least("model.static_kl_warm_steps", self.static_kl_warm_steps, 0)
         _at_least("model.action_memory", self.action_memory, 0)
-        _at_least("model.action_code_start", self.action_code_start, 0)
         _at_least("model.dynamic_start_components", self.dynamic_start_components, 0)
         if self.dynamic_start_components and self.num_actions:
             raise ConfigError(
@@ -177,6 +173,7 @@ RETIRED_MODEL_KEYS: dict[str, Any] = {
     "static_prior_components": 0,  # issue #21: a fitted z^c mixture, measured not to help
     "action_split_below": 0.0,
     "prior_pull": 0.0,
+    "action_code_start": 0,
 }
 # Where a retired option's results and code are, when not the structure study's
 RETIRED_ELSEWHERE = {
@@ -184,6 +181,7 @@ RETIRED_ELSEWHERE = {
     "has its code",
     "action_split_below": "docs/weak.md has its results; commit 2d37a93 has its code",
     "prior_pull": "docs/generation.md has its results; commit e8fcbe5 has its code",
+    "action_code_start": "docs/weak.md has its results; commit 9b7ad3e has its code",
 }
 
 

@@ -70,12 +70,9 @@ class Objective(nn.Module):
         self.set_step(0)
 
     def set_step(self, step: int) -> None:
-        """The KL price on z^c at `step` (static_kl_warm_beta during the warm phase, then 0) and
-        the action code's weight (0 before action_code_start)."""
-        c = self.config
-        warm = step < c.static_kl_warm_steps
-        self.static_kl_weight = c.static_kl_warm_beta if warm else 0.0
-        self.action_weight = c.beta_action if step >= c.action_code_start else 0.0
+        """The KL price on z^c at `step`: static_kl_warm_beta during the warm phase, then 0."""
+        warm = step < self.config.static_kl_warm_steps
+        self.static_kl_weight = self.config.static_kl_warm_beta if warm else 0.0
 
     def reconstruction(self, logits: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
         """c(x, x̂) summed over a frame's elements and over time, averaged over the batch."""
@@ -172,7 +169,7 @@ class Objective(nn.Module):
             recon
             + c.beta_static * static_pen
             + c.beta_dynamic * dynamic_pen
-            + self.action_weight * action_pen
+            + c.beta_action * action_pen
         )
         terms = {"recon": recon, "static": static_pen, "dynamic": dynamic_pen}
         if c.num_actions:
