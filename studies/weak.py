@@ -102,7 +102,6 @@ VARIANTS: dict[str, list[str]] = {
         "model.action_head_learns=head",
         "train.steps=3000",
     ],
-    "preset_head_only": [*HEAD_BY_PENALTY, "model.action_head_learns=head", "train.steps=3000"],
     # the code's penalty from step 1000 on, once z^m carries the action (action_acc 1.00 at step
     # 1000 in every run above): the head first clusters codes that hold the actions, as on frozen
     # codes (categories that die stay dead: the softmax passes them almost no gradient).
@@ -130,8 +129,6 @@ VARIANTS: dict[str, list[str]] = {
         "model.action_head_learns=head",
         "train.steps=3000",
     ],
-    # the weak preset itself at 3000 steps (seed 0 of it is `preset_split_half`, which never split)
-    "preset_3000": [*HEAD_BY_PENALTY, "train.steps=3000"],
 }
 KEEP = (
     "action_cluster_acc",

@@ -116,8 +116,7 @@ class InferenceModel(nn.Module):
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """q(a | z^m_1..T): logits (B, A) and the code fed to the decoder and prior — a relaxed
         one-hot (Gumbel-softmax) in training, the one-hot of the argmax in evaluation."""
-        _, h = self.action_encoder(z_dynamic)
-        logits = self.action_head(h[-1]).float()
+        logits = self.head_logits(z_dynamic)
         if not self.training:
             return logits, F.one_hot(logits.argmax(-1), logits.shape[-1]).float()
         u = torch.rand(logits.shape, generator=generator, device=logits.device)
@@ -130,8 +129,11 @@ class InferenceModel(nn.Module):
             hs = self.dynamic_features(x)
         else:
             hs = self.encoder_lstm(self.frame_features(x, self.frame_encoder))[0]
-        mu_m = self.dynamic_posterior(hs, "mean")[0]
-        _, h = self.action_encoder(mu_m)
+        return self.head_logits(self.dynamic_posterior(hs, "mean")[0])
+
+    def head_logits(self, z_dynamic: torch.Tensor) -> torch.Tensor:
+        """q(a | ·) logits (B, A) of z^m sequences (B, T, dynamic_dim): the GRU, then the head."""
+        _, h = self.action_encoder(z_dynamic)
         return self.action_head(h[-1]).float()
 
     def forward(self, x: torch.Tensor, generator: torch.Generator | None = None) -> EncoderOutput:
@@ -165,10 +167,7 @@ class InferenceModel(nn.Module):
         memory = self.action_memory
         if memory is not None and memory.shape[1:] != head_input.shape[1:]:
             memory = None  # another sequence length: start again
-        logits = None
-        if memory is not None:
-            _, h = self.action_encoder(memory.to(head_input.dtype))
-            logits = self.action_head(h[-1]).float()
+        logits = None if memory is None else self.head_logits(memory.to(head_input.dtype))
         kept = head_input if memory is None else torch.cat([head_input, memory])
         self.action_memory = kept[: self.config.action_memory]
         return logits
