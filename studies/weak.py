@@ -38,6 +38,15 @@ HEAD_ON_MEANS_HALF = [
     "model.action_conditional_weight=0.5",
 ]
 HEAD_BY_PENALTY = [*HEAD_ON_MEANS_HALF, "model.action_head_learns=penalty"]
+# the code the weak preset took (preset_balanced_head_only below, two seeds): the head alone trained
+# by cross-entropy against Sinkhorn-balanced assignments of the batch and the last 256 sequences
+BALANCED_CODE = [
+    *ACTION_CODE,
+    "model.action_head_input=mean",
+    "model.action_penalty=balanced",
+    "model.action_memory=256",
+    "model.action_head_learns=head",
+]
 COMMON = [
     "model.conv_width=32",  # the width the study ran at (the CPU preset took 16 later, #20)
     "train.batch_size=8",
@@ -63,7 +72,8 @@ VARIANTS: dict[str, list[str]] = {
     # without a code, and the paper's Figure-1 structure (decoder LSTM) without and with it
     "no_code": [],
     "figure1_no_code": ["model.decoder=lstm"],
-    "figure1_code": ["model.decoder=lstm", *HEAD_BY_PENALTY],  # the code that works
+    "figure1_code": ["model.decoder=lstm", *HEAD_BY_PENALTY],  # the code that worked then
+    "figure1_balanced_code": ["model.decoder=lstm", *BALANCED_CODE],  # the weak preset's code
     # the weak preset (HEAD_BY_PENALTY at batch 8; its 12,000-step curve merges one or two pairs of
     # actions, results/weak/preset_b8_12000_steps_judge.csv) with the per-sequence entropy at a
     # quarter of the marginal's, 3000 steps: do the starved categories come back?
