@@ -88,10 +88,18 @@ VARIANTS: dict[str, list[str]] = {
     # ... with DSVAE's per-step KL at a tenth of its weight in the encoder's loss (the prior's side
     # detached): does pulling the codes toward what the prior predicts close the gap in the
     # prior's dynamics to DSVAE (consistency from real first codes 0.94 against 1.00)? It does
-    # not: the action moves to z^c (model.prior_pull, retired; run at commit e8fcbe5)
+    # not: from the start the action moves to z^c
     "likelihood_pull_0.1": [
         "model.prior_fit=likelihood",
         "model.prior_pull=0.1",
+        "model.dynamic_start_components=9",
+    ],
+    # ... switched on once the split has formed (action_acc 1.00 from step 1000 on in both seeds of
+    # likelihood_fitted_start): does the pull then tighten the prior's dynamics and keep the split?
+    "likelihood_pull_0.1_from_2000": [
+        "model.prior_fit=likelihood",
+        "model.prior_pull=0.1",
+        "model.prior_pull_start=2000",
         "model.dynamic_start_components=9",
     ],
 }

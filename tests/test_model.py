@@ -280,6 +280,42 @@ def test_prior_fitted_by_likelihood_trains_the_prior_alone(stochastic):
         tiny_model_config(prior_fit="likelihood", dynamic_penalty="kl", static_penalty="kl")
 
 
+@pytest.mark.parametrize("stochastic", [True, False])
+def test_the_prior_pull_trains_the_encoder_toward_the_prior_from_its_start(stochastic):
+    """prior_pull: DSVAE's per-step KL (a point code: its cross-entropy) enters the loss at its
+    weight from prior_pull_start on, and moves the encoder, never the prior."""
+    torch.manual_seed(0)
+    config = tiny_model_config(
+        prior_fit="likelihood", prior_pull=0.5, prior_pull_start=3, stochastic_encoder=stochastic
+    )
+    model = RWAE(config)
+    without = RWAE(tiny_model_config(prior_fit="likelihood", stochastic_encoder=stochastic))
+    without.load_state_dict(model.state_dict())
+    x = batch(config)
+    model.update_schedules(2)
+    assert "prior_pull" not in model(x).losses  # not yet
+    model.update_schedules(3)
+    torch.manual_seed(1)  # the same draws of codes and prior samples in both passes
+    out = model(x)
+    pull = out.losses["prior_pull"]
+    torch.manual_seed(1)
+    base = without(x).loss
+    assert out.loss.item() == pytest.approx((base + 0.5 * pull).item(), rel=1e-5)
+    out.loss.backward()
+    base.backward()
+    # the two models' gradients differ by the pull's: in the encoder, and nowhere in the prior
+    encoder = [m.inference.dynamic_head.linear.weight.grad for m in (model, without)]
+    assert not torch.allclose(*encoder)
+    for mine, theirs in zip(
+        model.generative.prior_lstm.parameters(),
+        without.generative.prior_lstm.parameters(),
+        strict=True,
+    ):
+        assert torch.allclose(mine.grad, theirs.grad)
+    with pytest.raises(ConfigError, match="prior_pull needs model.prior_fit"):
+        tiny_model_config(prior_pull=0.5)
+
+
 def test_wrong_input_shape_is_a_clear_error():
     model = RWAE(tiny_model_config())
     with pytest.raises(RWAEError, match=r"expected input of shape \(B, T, 3, 64, 64\)"):
@@ -336,8 +372,8 @@ def test_retired_options_load_when_neutral_and_are_named_otherwise():
         from_dict(RWAEConfig, {"pair_augment": "color"}, "model.")
     with pytest.raises(ConfigError, match=r"action_split_below=0.5.*retired.*docs/weak.md"):
         from_dict(RWAEConfig, {"action_split_below": 0.5}, "model.")
-    with pytest.raises(ConfigError, match=r"prior_pull=0.1.*retired.*docs/generation.md"):
-        from_dict(RWAEConfig, {"prior_pull": 0.1}, "model.")
+    with pytest.raises(ConfigError, match=r"action_code_start=500.*retired.*commit 9b7ad3e"):
+        from_dict(RWAEConfig, {"action_code_start": 500}, "model.")
 
 
 def test_residual_dynamic_input_sees_only_what_moves():

@@ -80,6 +80,10 @@ class ModelConfig:
     prior_fit: str = "penalty"  # what trains the dynamic prior's parameters ψ: penalty (the
     # dynamic D, Fig. 1) | likelihood: the teacher-forced likelihood of the posterior's codes, with
     # no gradient into the encoder (which keeps its D); the KL(aggregate posterior || prior) choice
+    prior_pull: float = 0.0  # with prior_fit likelihood: the weight of DSVAE's per-step KL(q(z^m_t)
+    # || p(z^m_t | z^m_<t)) in the encoder's loss, the prior's side detached, from step
+    # prior_pull_start on: pulls z^m_t toward what the prior predicts (0: the encoder keeps its D)
+    prior_pull_start: int = 0
     dynamic_start_components: int = 0  # 0: generation starts z^m from the learned prior's first
     # step (the paper) | K: z^m_1 from a K-component Gaussian mixture fitted to the training codes'
     # z^m_1 after training (`rwae fit-prior`), the learned prior from there on
@@ -133,6 +137,10 @@ class ModelConfig:
             raise ConfigError("model.action_recovery needs an action code (model.num_actions)")
         if self.action_memory and not self.num_actions:
             raise ConfigError("model.action_memory needs an action code (model.num_actions)")
+        _at_least("model.prior_pull", self.prior_pull, 0)
+        _at_least("model.prior_pull_start", self.prior_pull_start, 0)
+        if self.prior_pull and self.prior_fit != "likelihood":
+            raise ConfigError("model.prior_pull needs model.prior_fit: likelihood")
         if self.prior_fit == "likelihood" and self.dynamic_penalty == "kl":
             raise ConfigError(
                 "model.prior_fit: likelihood is for the mmd and gan penalties (the kl penalty "
@@ -172,7 +180,6 @@ RETIRED_MODEL_KEYS: dict[str, Any] = {
     "gumbel_anneal_rate": 1e-4,
     "static_prior_components": 0,  # issue #21: a fitted z^c mixture, measured not to help
     "action_split_below": 0.0,
-    "prior_pull": 0.0,
     "action_code_start": 0,
 }
 # Where a retired option's results and code are, when not the structure study's
@@ -180,7 +187,6 @@ RETIRED_ELSEWHERE = {
     "static_prior_components": "docs/generation.md has its results; the parent of commit 6afa8d3 "
     "has its code",
     "action_split_below": "docs/weak.md has its results; commit 2d37a93 has its code",
-    "prior_pull": "docs/generation.md has its results; commit e8fcbe5 has its code",
     "action_code_start": "docs/weak.md has its results; commit 9b7ad3e has its code",
 }
 

@@ -70,9 +70,11 @@ class Objective(nn.Module):
         self.set_step(0)
 
     def set_step(self, step: int) -> None:
-        """The KL price on z^c at `step`: static_kl_warm_beta during the warm phase, then 0."""
-        warm = step < self.config.static_kl_warm_steps
-        self.static_kl_weight = self.config.static_kl_warm_beta if warm else 0.0
+        """The KL price on z^c at `step` (static_kl_warm_beta during the warm phase, then 0) and the
+        prior pull's weight (0 before prior_pull_start)."""
+        c = self.config
+        self.static_kl_weight = c.static_kl_warm_beta if step < c.static_kl_warm_steps else 0.0
+        self.prior_pull_weight = c.prior_pull if step >= c.prior_pull_start else 0.0
 
     def reconstruction(self, logits: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
         """c(x, x̂) summed over a frame's elements and over time, averaged over the batch."""
@@ -183,6 +185,14 @@ class Objective(nn.Module):
             nll = gaussian_cross_entropy(post.dynamic_mean.detach(), logvar, prior_mu, prior_logvar)
             prior_nll = terms["prior_nll"] = nll.sum(1).mean()  # nats per sequence
             loss = loss + prior_nll
+            if self.prior_pull_weight:  # the encoder's side (DSVAE's KL), the prior's detached
+                p_mu, p_logvar = prior_mu.detach(), prior_logvar.detach()
+                if c.stochastic_encoder:
+                    pull = kl_normal(post.dynamic_mean, post.dynamic_logvar, p_mu, p_logvar)
+                else:  # a point code: its cross-entropy
+                    pull = gaussian_cross_entropy(post.dynamic_mean, None, p_mu, p_logvar)
+                terms["prior_pull"] = pull.sum(1).mean()  # nats per sequence
+                loss = loss + self.prior_pull_weight * terms["prior_pull"]
         if self.static_kl_weight > 0:  # the warm phase's price on z^c, nats per sequence
             terms["static_kl"] = kl_normal(post.static_mean, post.static_logvar).mean()
             loss = loss + self.static_kl_weight * terms["static_kl"]

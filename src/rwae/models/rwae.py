@@ -79,7 +79,8 @@ class RWAE(nn.Module):
         return F.cross_entropy(self.inference.action_logits_of(x_hat), target)
 
     def update_schedules(self, step: int) -> None:
-        """Set what changes over training: the Gumbel-softmax temperature and the KL price on z^c."""
+        """Set what changes over training: the Gumbel-softmax temperature, the KL price on z^c and
+        the prior pull."""
         self.inference.set_step(step)
         self.objective.set_step(step)
 
