@@ -102,6 +102,13 @@ VARIANTS: dict[str, list[str]] = {
         "model.prior_pull_start=2000",
         "model.dynamic_start_components=9",
     ],
+    # ... at DSVAE's own weight (1)
+    "likelihood_pull_1_from_2000": [
+        "model.prior_fit=likelihood",
+        "model.prior_pull=1.0",
+        "model.prior_pull_start=2000",
+        "model.dynamic_start_components=9",
+    ],
 }
 
 
