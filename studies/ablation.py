@@ -42,6 +42,8 @@ BASE_PINS = [
     "model.dynamic_input=frames",
     "model.static_kl_warm_beta=0.0",
     "model.static_kl_warm_steps=0",
+    "model.prior_pull=0.0",
+    "model.prior_pull_start=0",
 ]
 # the KL price on z^c for the first 500 steps (model.static_kl_warm_beta / _steps)
 WARM_100 = ["model.static_kl_warm_beta=100.0", "model.static_kl_warm_steps=500"]

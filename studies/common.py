@@ -19,6 +19,7 @@ KL_BOTH = [  # the DSVAE baseline; its KL already fits the prior by likelihood
     "model.static_penalty=kl",
     "model.dynamic_penalty=kl",
     "model.prior_fit=penalty",
+    "model.prior_pull=0.0",  # the CPU preset's pull is this KL's encoder side: the KL has it whole
     "model.beta_static=1.0",
     "model.beta_dynamic=1.0",
 ]

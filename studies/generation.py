@@ -64,6 +64,9 @@ COMMON = [
     "model.static_kl_warm_steps=500",
     "train.steps=6000",
     "train.judge_every=500",
+    # the CPU preset took the prior pull from this study later (#21): off unless a variant sets it
+    "model.prior_pull=0.0",
+    "model.prior_pull_start=0",
 ]
 NO_START = "model.dynamic_start_components=0"  # samples from the learned prior alone
 VARIANTS: dict[str, list[str]] = {

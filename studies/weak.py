@@ -53,6 +53,9 @@ COMMON = [
     "model.static_kl_warm_steps=500",
     "train.steps=2000",
     "train.judge_every=500",
+    # the CPU preset took the prior pull from this study later (#21): off unless a variant sets it
+    "model.prior_pull=0.0",
+    "model.prior_pull_start=0",
 ]
 VARIANTS: dict[str, list[str]] = {
     "code": ACTION_CODE,  # the paper's action code alone: its information penalty
