@@ -29,6 +29,7 @@ def batch(config, b=4, t=6, seed=0):
         {"num_actions": 4, "action_recovery": 1.0, "prior_fit": "likelihood"},
         {"num_actions": 4, "action_penalty": "balanced", "action_memory": 8},
         {"frame_shape": [20], "decoder": "frame", "dynamic_input": "residual"},
+        {"decoder": "translate", "num_actions": 3},
     ],
 )
 def test_shapes_of_every_method(overrides):
@@ -424,3 +425,35 @@ def test_warm_price_on_z_c_then_the_final_price():
     assert kl > 0 and "static_kl" not in outs[2].losses  # no price after the warm phase
     assert float(outs[1].loss.detach()) == pytest.approx(float(outs[0].loss.detach()), rel=1e-6)
     assert float((outs[0].loss - outs[2].loss).detach()) == pytest.approx(50.0 * kl, rel=1e-4)
+
+
+def test_translate_moves_the_canvas_by_the_shift():
+    from rwae.models.networks import translate
+
+    canvas = torch.zeros(1, 1, 8, 8)
+    canvas[0, 0, 2, 3] = 1.0  # (y, x)
+    moved = translate(canvas, torch.tensor([[0.5, -0.25]]))  # half the frame is 4 px: +2 x, -1 y
+    assert moved[0, 0].nonzero().tolist() == [[1, 5]]
+    assert float(moved.max()) == pytest.approx(1.0)
+
+
+def test_the_translate_decoder_draws_what_from_the_static_code_alone():
+    torch.manual_seed(0)
+    model = RWAE(tiny_model_config(decoder="translate")).eval()
+    generative = model.generative
+    z_static = torch.randn(2, model.config.static_dim)
+    z_a, z_b = torch.randn(2, 2, 5, model.config.dynamic_dim)
+    with torch.no_grad():
+        moved_a = generative.decode_logits(z_static, z_a)
+        assert not torch.allclose(moved_a, generative.decode_logits(z_static, z_b))  # it moves
+        generative.shift_head[-1].weight.zero_()  # every frame's shift 0: z^m has no say left
+        generative.shift_head[-1].bias.zero_()
+        still = generative.decode_logits(z_static, z_a)
+        assert torch.equal(still, generative.decode_logits(z_static, z_b))
+        assert torch.equal(still[:, 0], still[:, -1])  # one canvas per sequence
+        assert not torch.allclose(still, generative.decode_logits(-z_static, z_a))
+
+
+def test_the_translate_decoder_needs_image_frames():
+    with pytest.raises(ConfigError, match="decoder=translate needs image frames"):
+        tiny_model_config(frame_shape=[20], decoder="translate")

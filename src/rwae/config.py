@@ -69,9 +69,9 @@ class ModelConfig:
     # (detached, re-read by the current head): its marginal over a batch of 8 cannot spread over 9
     # categories (0: the batch alone)
     # --- departures from Figure 1, each measured in docs/ablation.md
-    decoder: str = (
-        "lstm"  # lstm: LSTM over [z^c, z^m_t (, a)] (Fig. 1a) | frame: x_t from (z^c, z^m_t)
-    )
+    decoder: str = "lstm"  # lstm: LSTM over [z^c, z^m_t (, a)] (Fig. 1a) | frame: x_t from
+    # (z^c, z^m_t) | translate (images): one canvas from z^c (, a), moved in each frame by a shift
+    # read from z^m_t (z^m can say where, never what)
     dynamic_input: str = "frames"  # what the dynamic encoder sees: frames (Fig. 1b, shared with
     # z^c) | residual: x_t minus the sequence's mean frame, own encoder | residual_mask: where the
     # frame differs from that mean (images: shapes, no colours), own encoder
@@ -103,12 +103,14 @@ class ModelConfig:
         _choice("model.dynamic_penalty", self.dynamic_penalty, PENALTIES)
         _choice("model.kernel", self.kernel, ("imq", "rbf"))
         _choice("model.recon_loss", self.recon_loss, ("mse", "bce"))
-        _choice("model.decoder", self.decoder, ("lstm", "frame"))
+        _choice("model.decoder", self.decoder, ("lstm", "frame", "translate"))
         _choice("model.dynamic_input", self.dynamic_input, DYNAMIC_INPUTS)
         _choice("model.prior_fit", self.prior_fit, ("penalty", "likelihood"))
         _choice("model.action_head_input", self.action_head_input, ("sample", "mean"))
         _choice("model.action_head_learns", self.action_head_learns, ("all", "penalty", "head"))
         _choice("model.action_penalty", self.action_penalty, ("information", "balanced"))
+        if self.decoder == "translate" and len(self.frame_shape) != 3:
+            raise ConfigError("model.decoder=translate needs image frames [C, H, W]")
         if self.dynamic_input == "residual_mask" and len(self.frame_shape) != 3:
             raise ConfigError("model.dynamic_input=residual_mask needs image frames [C, H, W]")
         for name in ("conv_width", "frame_dim", "hidden_dim", "static_dim", "dynamic_dim"):

@@ -4,7 +4,9 @@ p(z^c) = N(0, I); p(z^m_t | z^m_<t (, a)) is an LSTM over z^m_{t-1} (z^m_0 = 0) 
 heads, its first step for generation optionally a Gaussian mixture fitted to the training codes'
 z^m_1 after training (dynamic_start_components > 0; until fitted, the LSTM's own); p(a) is the action code's own marginal over the training data (a running mean of q(a | x),
 so that generation never draws a category the encoder does not use). The decoder maps [z^c, z^m_t (, a)] to x_t, through an LSTM
-over time (decoder=lstm, Fig. 1a) or frame by frame (decoder=frame).
+over time (decoder=lstm, Fig. 1a) or frame by frame (decoder=frame); or (decoder=translate, images)
+it draws one canvas per sequence from z^c (, a) and moves it in each frame by a shift read from z^m_t,
+so z^m can say where, never what.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from torch import nn
 from rwae.config import ModelConfig
 from rwae.errors import RWAEError
 from rwae.models.mixture import sample_mixture
-from rwae.models.networks import ConvFrameDecoder, GaussianHead, mlp, reparameterize
+from rwae.models.networks import ConvFrameDecoder, GaussianHead, mlp, reparameterize, translate
 
 LSTMState = tuple[torch.Tensor, torch.Tensor]
 
@@ -40,6 +42,11 @@ class GenerativeModel(nn.Module):
         code_dim = c.static_dim + c.dynamic_dim + num_actions
         if c.decoder == "lstm":
             self.decoder_lstm = nn.LSTM(code_dim, h, batch_first=True)
+        elif c.decoder == "translate":  # the canvas from z^c (, a); each frame's shift from z^m_t
+            self.canvas_mlp = nn.Sequential(
+                nn.Linear(c.static_dim + num_actions, h), nn.LeakyReLU(0.2)
+            )
+            self.shift_head = mlp(c.dynamic_dim, h, 2)
         else:
             self.decoder_mlp = nn.Sequential(nn.Linear(code_dim, h), nn.LeakyReLU(0.2))
         if c.is_image:
@@ -142,10 +149,16 @@ class GenerativeModel(nn.Module):
     ) -> torch.Tensor:
         """Codes -> frame logits (B, T, ...) (images: before the sigmoid)."""
         b, t, _ = z_dynamic.shape
+        if self.config.num_actions and a is None:
+            raise RWAEError("this model has an action code: pass a (B, num_actions) to decode")
+        static = z_static if a is None else torch.cat([z_static, a], -1)  # (B, static (+ A))
+        if self.config.decoder == "translate":
+            canvas = self.frame_decoder(self.canvas_mlp(static))  # (B, C, S, S), once per sequence
+            shift = torch.tanh(self.shift_head(z_dynamic))  # (B, T, 2), at most half the frame
+            canvases = canvas.repeat_interleave(t, 0)  # (B, C, S, S) -> (B*T, C, S, S)
+            return translate(canvases, shift.flatten(0, 1)).unflatten(0, (b, t))
         parts = [z_static.unsqueeze(1).expand(-1, t, -1), z_dynamic]
-        if self.config.num_actions:
-            if a is None:
-                raise RWAEError("this model has an action code: pass a (B, num_actions) to decode")
+        if a is not None:
             parts.append(a.unsqueeze(1).expand(-1, t, -1))
         codes = torch.cat(parts, -1)  # (B, T, static + dynamic (+ A))
         if self.config.decoder == "lstm":

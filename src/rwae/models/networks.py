@@ -7,6 +7,7 @@ import itertools
 import math
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 
@@ -66,6 +67,17 @@ class ConvFrameDecoder(nn.Module):
         if self.channels_last:
             x = x.contiguous(memory_format=torch.channels_last)
         return self.deconvs(x)
+
+
+def translate(canvas: torch.Tensor, shift: torch.Tensor) -> torch.Tensor:
+    """Each canvas (N, C, S, S) moved by its shift (N, 2): (x, y) in units of half the frame (1 =
+    S/2 pixels; positive: right, down), bilinear, in float32; the canvas's edge repeats where the
+    move uncovers the frame."""
+    canvas, shift = canvas.float(), shift.float()
+    eye = torch.eye(2, device=shift.device).expand(shift.shape[0], 2, 2)
+    theta = torch.cat([eye, -shift.unsqueeze(-1)], -1)  # (N, 2, 3): output pixel p reads p - shift
+    grid = F.affine_grid(theta, list(canvas.shape), align_corners=False)
+    return F.grid_sample(canvas, grid, padding_mode="border", align_corners=False)
 
 
 def mlp(in_dim: int, hidden: int, out_dim: int, layers: int = 2) -> nn.Sequential:
