@@ -216,7 +216,8 @@ def rows() -> tuple[list[dict], list[tuple]]:
         if seeds:
             costs = [r["cost"] for r in seeds]
             cost = {**costs[0], "cpu_hours": mean_or_none([c["cpu_hours"] for c in costs])}
-            label = f"{label} ({len(seeds)} seeds, `{seeds[0]['candidate']}`)"
+            count = f"{len(seeds)} seed{'s' if len(seeds) > 1 else ''}"
+            label = f"{label} ({count}, `{seeds[0]['candidate']}`)"
             records.append({**seeds[0], "label": label})
             table.append((label, over_seeds(seeds), cost, seeds[0]["eval"]))
         elif (RESULTS / f"{name}.json").is_file():
@@ -250,7 +251,9 @@ def cell(m: dict, key: str, scale: float = 1.0, digits: int = 2, draws: bool = F
     spread beside it when asked; — for a metric an older record does not have"""
     if key not in m:
         return "—"
-    text = f"{m[key]['mean'] * scale:.{digits}f} ± {m[key]['std'] * scale:.{digits}f}"
+    text = f"{m[key]['mean'] * scale:.{digits}f}"
+    if m[key].get("seeds") != 1:  # one training seed has no seed spread to show
+        text += f" ± {m[key]['std'] * scale:.{digits}f}"
     if draws and "draw_std" in m[key]:
         text += f" (draws ± {m[key]['draw_std'] * scale:.{digits}f})"
     return text
@@ -259,7 +262,9 @@ def cell(m: dict, key: str, scale: float = 1.0, digits: int = 2, draws: bool = F
 def separated(table: list[tuple], keys: tuple[str, ...]) -> list[str]:
     """The differences between models with seeds that exceed the seed spread: |Δ mean| larger than
     the sum of the two seed stds, one line per pair and metric."""
-    with_seeds = [(label, m) for label, m, *_ in table if any("seeds" in v for v in m.values())]
+    with_seeds = [  # a spread needs two seeds at least
+        (label, m) for label, m, *_ in table if any(v.get("seeds", 0) > 1 for v in m.values())
+    ]
     lines = []
     for i, (label_a, a) in enumerate(with_seeds):
         for label_b, b in with_seeds[i + 1 :]:
@@ -374,9 +379,10 @@ def protocol_note(table: list[tuple]) -> str:
     ]
     if seeded:
         parts.append(
-            "Rows with seeds: mean ± std over training seeds, each seed evaluated once on test "
-            "(R = 3 draws; the draws' own spread in docs/results.md), the setting chosen on "
-            "validation with the same tuning budget for every model."
+            "Rows with seeds: mean ± std over training seeds (one seed so far: its mean alone), "
+            "each seed evaluated once on test (R = 3 draws; the draws' own spread in "
+            "docs/results.md), the setting chosen on validation with the same tuning budget for "
+            "every model."
         )
     if older:
         parts.append(
