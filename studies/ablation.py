@@ -44,6 +44,8 @@ BASE_PINS = [
     "model.static_kl_warm_steps=0",
     "model.prior_pull=0.0",
     "model.prior_pull_start=0",
+    "model.beta_static=100.0",
+    "model.beta_dynamic=100.0",
 ]
 # the KL price on z^c for the first 500 steps (model.static_kl_warm_beta / _steps)
 WARM_100 = ["model.static_kl_warm_beta=100.0", "model.static_kl_warm_steps=500"]

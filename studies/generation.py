@@ -67,6 +67,8 @@ COMMON = [
     # the CPU preset took the prior pull from this study later (#21): off unless a variant sets it
     "model.prior_pull=0.0",
     "model.prior_pull_start=0",
+    "model.beta_static=100.0",  # and β = 10 (#24's tuning)
+    "model.beta_dynamic=100.0",
 ]
 NO_START = "model.dynamic_start_components=0"  # samples from the learned prior alone
 VARIANTS: dict[str, list[str]] = {

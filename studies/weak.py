@@ -56,6 +56,8 @@ COMMON = [
     # the CPU preset took the prior pull from this study later (#21): off unless a variant sets it
     "model.prior_pull=0.0",
     "model.prior_pull_start=0",
+    "model.beta_static=100.0",  # and β = 10 (#24's tuning)
+    "model.beta_dynamic=100.0",
 ]
 VARIANTS: dict[str, list[str]] = {
     "code": ACTION_CODE,  # the paper's action code alone: its information penalty
