@@ -231,7 +231,9 @@ def rows() -> tuple[list[dict], list[tuple]]:
         training = shipped["training"]
         cost = cost_record(training["cost_all_sessions"], training["steps"], training["batch_size"])
         run = Path(training.get("source_run", shipped["source_run"])).name  # re-shipped: the run
-        start = shipped.get("dynamic_start_components")
+        config = json.loads((results.parent / "config.json").read_text())["model"]
+        # the mixture of z^m_1: fitted when shipped, or by the trainer (the model's own config)
+        start = shipped.get("dynamic_start_components") or config.get("dynamic_start_components")
         fitted = f", samples start from a {start}-way mixture" if start else ""
         label = f"built-in `{results.parent.name}` (run `{run}`, batch {training['batch_size']}{fitted})"
         table.append((label, shipped["metrics"], cost, shipped["eval"]))
