@@ -133,6 +133,11 @@ def add_variant(base: str, suffix: str, label: str, *extra: str) -> None:
     )
 
 
+def add_longer(base: str, steps: int, label: str) -> None:
+    """RUNS[f"{base}_{steps}"]: the run `base`, trained for `steps` steps."""
+    RUNS[f"{base}_{steps}"] = replace(RUNS[base], label=label, steps=steps)
+
+
 # the TIMIT preset (timit_speaker_residual) with less room for the speaker in z^m: a smaller z^m,
 # or a heavier price on its match to the prior (chosen on validation by the EER gap)
 for suffix, change, extra in (
@@ -176,10 +181,10 @@ RUNS["smmnist_small"] = Run(
 )
 # ... at the whole budget (1.5 CPU-hours of smmnist_small's 0.50 for 6000 steps): in every run above
 # the decoder's digit grew with the sequences seen, about equally across structures
-RUNS["smmnist_small_18000"] = replace(
-    RUNS["smmnist_small"],
-    label="SM-MNIST, R-WAE (MMD), per-frame decoder, width 128, no warm start, 18000 steps",
-    steps=18000,
+add_longer(
+    "smmnist_small",
+    18000,
+    "SM-MNIST, R-WAE (MMD), per-frame decoder, width 128, no warm start, 18000 steps",
 )
 
 # ... with what might make each sequence teach the decoder more: a larger step, or a lighter price
@@ -217,10 +222,10 @@ RUNS["smmnist_translate"] = replace(
 )
 # ... trained on to 36,000 steps, the rest of the 1.5 CPU-hour budget (its quick checks were still
 # rising at 27,000; continued from that run's checkpoint, the same weights as one straight run)
-RUNS["smmnist_translate_36000"] = replace(
-    RUNS["smmnist_translate"],
-    label="SM-MNIST, R-WAE (MMD), translating decoder, width 128, no warm start, 36000 steps",
-    steps=36000,
+add_longer(
+    "smmnist_translate",
+    36000,
+    "SM-MNIST, R-WAE (MMD), translating decoder, width 128, no warm start, 36000 steps",
 )
 
 
