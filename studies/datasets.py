@@ -6,6 +6,7 @@ Sprites study chose (docs/ablation.md), at a short CPU budget, evaluated with `r
     python studies/datasets.py run RUN [RUN ...]        # resumable: run it again
     python studies/datasets.py run RUN --split test    # the chosen run, reported once on test
     python studies/datasets.py render                  # results/datasets -> docs/results.md
+    python studies/datasets.py baseline                # speaker EER of the raw features, no model
 
 Each run writes results/datasets/<run>.json: the metrics (digit accuracy and the motion error on
 SM-MNIST; speaker and digit accuracy and the static vs dynamic EER on audio), the training cost, the
@@ -261,6 +262,44 @@ def run(name: str, repeats: int, runs: Path, split: str = "val") -> Path:
     return path
 
 
+def feature_baseline(dataset: str = "timit") -> Path:
+    """The speaker EER of a model-free embedding: each utterance's mean feature frame, scored as
+    `rwae eval` scores the codes (cosine over utterance pairs), on val and test. What a static code
+    should beat: it says how much of the speaker the features carry before any training."""
+    import numpy as np
+
+    from rwae import data
+    from rwae.evaluation import metrics
+    from rwae.provenance import provenance
+
+    eer = {}
+    for split in ("val", "test"):
+        split_data = data.load(dataset, split)
+        items = [split_data[i] for i in range(len(split_data))]
+        frames = np.stack([np.asarray(item["x"]).mean(0) for item in items])  # (N, F): window means
+        utterance = np.array([int(item["utterance"]) for item in items])
+        speaker = np.array([int(item["speaker"]) for item in items])
+        ids, first = np.unique(utterance, return_index=True)
+        pooled = np.stack([frames[utterance == u].mean(0) for u in ids])  # (utterances, F)
+        eer[split] = {
+            "eer_mean_features": metrics.equal_error_rate(
+                *metrics.cosine_pair_scores(pooled, speaker[first])
+            ),
+            "num_utterances": len(ids),
+            "num_speakers": len(np.unique(speaker)),
+        }
+    path = RESULTS / f"{dataset}_mean_features.json"
+    record = {
+        "dataset": dataset,
+        "embedding": "utterance-mean feature frame",
+        **eer,
+        **provenance(REPO),
+    }
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(record, indent=2) + "\n")
+    return path
+
+
 def _static_and_dynamic(record: dict) -> tuple[str | None, str | None]:
     """The metric keys of the static label (kept z^c) and the dynamic label (kept z^m) of a run's
     dataset: SM-MNIST's digit is static, fsdd's speaker static and spoken digit dynamic."""
@@ -348,12 +387,16 @@ def main() -> None:
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--runs", default="runs/datasets")
     p.add_argument("--split", choices=["val", "test"], default="val")
+    b = sub.add_parser("baseline", help="speaker EER of utterance-mean features (no model)")
+    b.add_argument("dataset", nargs="?", default="timit", choices=["timit", "fsdd"])
     args = parser.parse_args()
     if args.command == "list":
         for name, spec in RUNS.items():
             print(f"{name:26s} {spec.steps:5d} steps  {spec.base} {' '.join(spec.overrides)}")
     elif args.command == "render":
         publish_table(render(), REPO / "docs" / "results.md", "datasets-table")
+    elif args.command == "baseline":
+        print(f"wrote {feature_baseline(args.dataset)}", flush=True)
     else:
         for name in args.runs_to_do:
             print(f"wrote {run(name, args.repeats, Path(args.runs), args.split)}", flush=True)
