@@ -16,6 +16,7 @@ judge's accuracy when the dataset has a judge, the config and the provenance.
 from __future__ import annotations
 
 import json
+import shutil
 import sys
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -50,6 +51,7 @@ class Run:
     overrides: list[str] = field(default_factory=list)
     limit: int | None = None  # sequences evaluated (None: the whole validation split)
     speakers: str | None = None  # audio: "closed-set" (test speakers heard in training) | "unseen"
+    continues: str | None = None  # a run whose checkpoint this one starts from (the same weights)
 
 
 RUNS: dict[str, Run] = {
@@ -135,8 +137,8 @@ def add_variant(base: str, suffix: str, label: str, *extra: str) -> None:
 
 
 def add_longer(base: str, steps: int, label: str) -> None:
-    """RUNS[f"{base}_{steps}"]: the run `base`, trained for `steps` steps."""
-    RUNS[f"{base}_{steps}"] = replace(RUNS[base], label=label, steps=steps)
+    """RUNS[f"{base}_{steps}"]: the run `base` trained on to `steps` steps from its checkpoint."""
+    RUNS[f"{base}_{steps}"] = replace(RUNS[base], label=label, steps=steps, continues=base)
 
 
 # the TIMIT preset (timit_speaker_residual) with less room for the speaker in z^m: a smaller z^m,
@@ -222,7 +224,8 @@ RUNS["smmnist_translate"] = replace(
     overrides=[*SMALL, "model.decoder=translate"],
 )
 # ... trained on to 36,000 steps, the rest of the 1.5 CPU-hour budget (its quick checks were still
-# rising at 27,000; continued from that run's checkpoint, the same weights as one straight run)
+# rising at 27,000; continued from that run's checkpoint, the same weights as one straight run; the
+# record's CPU-hours count both parts, each run at one thread: OMP_NUM_THREADS=1)
 add_longer(
     "smmnist_translate",
     36000,
@@ -237,9 +240,16 @@ def record_path(name: str, split: str) -> Path:
 
 def run(name: str, repeats: int, runs: Path, split: str = "val") -> Path:
     spec = RUNS[name]
+    out = runs / name
+    # a longer run starts from the shorter run's checkpoint (copied: the shorter run stays as it is)
+    if spec.continues and not (out / "checkpoints").is_dir():
+        shorter = runs / spec.continues
+        if not (shorter / "checkpoints" / "last.pt").is_file():
+            raise SystemExit(f"{name} continues {spec.continues}: run that first ({shorter})")
+        shutil.copytree(shorter, out)
     sets = [*spec.overrides, f"train.steps={spec.steps}", "train.seed=0", "train.judge_every=500"]
     shared = train_and_evaluate(
-        runs / name,
+        out,
         spec.base,
         sets,
         repeats,
