@@ -359,7 +359,17 @@ def render_detail() -> str:
         "categories matched to the true actions (Hungarian) and the judge's action on samples "
         "generated with each category."
     )
-    gaps = separated(table, ("action_acc", "attribute_acc", "gen_inception_score"))
+    gaps = separated(
+        table,
+        (
+            "action_acc",
+            "attribute_acc",
+            "gen_inception_score",
+            "gen_h_y_given_x",
+            "gen_action_consistency",
+            "gen_attribute_confidence",
+        ),
+    )
     if gaps:
         lines += ["\nDifferences larger than the seed spread (|Δ| > the sum of the seed stds):\n"]
         lines += gaps
