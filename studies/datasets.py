@@ -279,7 +279,7 @@ def feature_baseline(dataset: str = "timit") -> Path:
     import numpy as np
 
     from rwae import data
-    from rwae.evaluation import metrics
+    from rwae.evaluation.protocol import utterance_eer
     from rwae.provenance import provenance
 
     eer = {}
@@ -289,13 +289,9 @@ def feature_baseline(dataset: str = "timit") -> Path:
         frames = np.stack([np.asarray(item["x"]).mean(0) for item in items])  # (N, F): window means
         utterance = np.array([int(item["utterance"]) for item in items])
         speaker = np.array([int(item["speaker"]) for item in items])
-        ids, first = np.unique(utterance, return_index=True)
-        pooled = np.stack([frames[utterance == u].mean(0) for u in ids])  # (utterances, F)
         eer[split] = {
-            "eer_mean_features": metrics.equal_error_rate(
-                *metrics.cosine_pair_scores(pooled, speaker[first])
-            ),
-            "num_utterances": len(ids),
+            "eer_mean_features": utterance_eer(frames, utterance, speaker),
+            "num_utterances": len(np.unique(utterance)),
             "num_speakers": len(np.unique(speaker)),
         }
     path = RESULTS / f"{dataset}_mean_features.json"

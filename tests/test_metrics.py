@@ -67,6 +67,22 @@ def test_cosine_pairs():
     ]
 
 
+def test_utterance_eer_pools_the_windows_of_each_utterance():
+    from rwae.evaluation.protocol import utterance_eer
+
+    rng = np.random.default_rng(0)
+    speaker_of = np.repeat(np.arange(4), 3)  # 12 utterances, 3 per speaker
+    utterance = np.repeat(np.arange(12), 5)  # 5 windows each
+    speaker = speaker_of[utterance]
+    voice = np.eye(4)[speaker] * 10.0  # (60, 4): each speaker's direction
+    # each window alone is mostly noise; the mean of an utterance's five is its speaker's
+    noise = rng.normal(size=(12, 5, 4))
+    noise -= noise.mean(1, keepdims=True)
+    windows = voice + 6.0 * noise.reshape(60, 4)
+    assert utterance_eer(windows, utterance, speaker) == pytest.approx(0.0)
+    assert utterance_eer(np.ones((60, 4)), utterance, speaker) == pytest.approx(0.5, abs=0.02)
+
+
 def test_cluster_accuracy_matches_permuted_labels():
     rng = np.random.default_rng(0)
     labels = rng.integers(0, 9, 500)

@@ -260,23 +260,26 @@ def sample_dynamics_batched(
     return torch.cat(parts)
 
 
+def utterance_eer(embeddings: np.ndarray, utterance: np.ndarray, speaker: np.ndarray) -> float:
+    """Speaker-verification EER of per-utterance embeddings: the windows of each utterance averaged,
+    cosine scores over all pairs of utterances. embeddings: (N, D) per window; utterance, speaker: (N,)."""
+    ids, first = np.unique(utterance, return_index=True)
+    pooled = np.stack([embeddings[utterance == u].mean(0) for u in ids])  # (utterances, D)
+    return metrics.equal_error_rate(*metrics.cosine_pair_scores(pooled, speaker[first]))
+
+
 def speaker_eer(codes: dict[str, torch.Tensor], speaker_label: str = "speaker") -> dict[str, float]:
     """Speaker verification: per utterance, average static codes (and dynamic codes over time and
     segments); cosine scores over all pairs of test utterances; EER of each."""
     utterance = codes["label.utterance"].cpu().numpy()
     speaker = codes[f"label.{speaker_label}"].cpu().numpy()
-    ids, first = np.unique(utterance, return_index=True)
-    static = codes["static"].cpu().numpy()
-    dynamic = codes["dynamic"].mean(1).cpu().numpy()
-    pooled_static = np.stack([static[utterance == u].mean(0) for u in ids])
-    pooled_dynamic = np.stack([dynamic[utterance == u].mean(0) for u in ids])
-    eer_s = metrics.equal_error_rate(*metrics.cosine_pair_scores(pooled_static, speaker[first]))
-    eer_d = metrics.equal_error_rate(*metrics.cosine_pair_scores(pooled_dynamic, speaker[first]))
+    eer_s = utterance_eer(codes["static"].cpu().numpy(), utterance, speaker)
+    eer_d = utterance_eer(codes["dynamic"].mean(1).cpu().numpy(), utterance, speaker)
     return {
         "eer_static": eer_s,
         "eer_dynamic": eer_d,
         "eer_gap": eer_d - eer_s,
-        "num_utterances": float(len(ids)),
+        "num_utterances": float(len(np.unique(utterance))),
     }
 
 
