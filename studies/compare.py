@@ -261,6 +261,32 @@ def cell(m: dict, key: str, scale: float = 1.0, digits: int = 2, draws: bool = F
     return text
 
 
+# the columns whose differences between models the readings claim, when they exceed the seed spread
+COMPARED = (
+    "action_acc",
+    "attribute_acc",
+    "gen_inception_score",
+    "gen_h_y_given_x",
+    "gen_action_consistency",
+    "gen_attribute_confidence",
+)
+
+
+def reading(table: list[tuple]) -> str:
+    """The README's short reading: only the differences between rows with seeds that exceed the
+    seed spread, and a plain statement when none do."""
+    gaps = separated(table, COMPARED)
+    columns = ", ".join(f"`{k}`" for k in COMPARED)
+    head = (
+        f"**Reading.** Among the rows with seeds, in {columns}, a difference counts when it is "
+        "larger than the sum of the two rows' seed stds (`gen_attribute_confidence`: the judge's "
+        "mean top probability on the samples' attributes, docs/results.md). "
+    )
+    if not gaps:
+        return head + "None is: every gap between these models is within the seed spread."
+    return head + "These are; every other gap is within the seed spread:\n\n" + "\n".join(gaps)
+
+
 def separated(table: list[tuple], keys: tuple[str, ...]) -> list[str]:
     """The differences between models with seeds that exceed the seed spread: |Δ mean| larger than
     the sum of the two seed stds, one line per pair and metric."""
@@ -307,6 +333,7 @@ def render_readme() -> str:
             f"| {cell(m, 'gen_action_consistency', 1, 3)} | {cpu_hours(c)} |"
         )
     lines.append("\n" + protocol_note(table))
+    lines.append("\n" + reading(table) + "\n")
     lines.append(
         "Rendered by `python studies/compare.py render`; every column, the costs and the curves "
         "are in [docs/results.md](docs/results.md)."
@@ -359,17 +386,7 @@ def render_detail() -> str:
         "categories matched to the true actions (Hungarian) and the judge's action on samples "
         "generated with each category."
     )
-    gaps = separated(
-        table,
-        (
-            "action_acc",
-            "attribute_acc",
-            "gen_inception_score",
-            "gen_h_y_given_x",
-            "gen_action_consistency",
-            "gen_attribute_confidence",
-        ),
-    )
+    gaps = separated(table, COMPARED)
     if gaps:
         lines += ["\nDifferences larger than the seed spread (|Δ| > the sum of the seed stds):\n"]
         lines += gaps
