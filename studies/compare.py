@@ -10,7 +10,8 @@ once on the test split.
 Every model starts from the CPU preset (the same sizes, data, steps and batch) with the structure
 that was best for it in docs/ablation.md, and gets the same tuning budget: CANDIDATES settings, one
 training run each (seed 0, the preset's steps unless --steps), scored on the validation split by
-SCORE (the mean of action_acc and attribute_acc). `run` trains the winner with each seed (seed 0 is
+SCORE (the mean of action_acc and attribute_acc; for the weak model, whose candidates vary only its
+action code, also the code's cluster accuracy and generation by action). `run` trains the winner with each seed (seed 0 is
 the tuning run itself, continued to the full steps when tuning was shorter) and evaluates it once
 on the whole test split. Runs are resumable: run the same command again.
 
@@ -93,6 +94,8 @@ CANDIDATES: dict[str, dict[str, list[str]]] = {
     },
 }
 SCORE = ("action_acc", "attribute_acc")  # the tuning score on val: their mean
+# a model with an action code is also scored on the code (fixed before any weak candidate was scored)
+CODE_SCORE = ("action_cluster_acc", "gen_by_action_acc")
 
 
 def run_dir(runs: Path, model: str, candidate: str, seed: int) -> Path:
@@ -129,15 +132,16 @@ def tune(model: str, candidates: list[str], steps: int | None, repeats: int, run
             "overrides": sets,
             "base": BASE,
             "seed": 0,
-            "score": tuning_score(shared["metrics"]),
+            "score": tuning_score(model, shared["metrics"]),
             **shared,
             "command": " ".join(["python", "studies/compare.py", *sys.argv[1:]]),
         }
         print(f"wrote {write(TUNING / model / f'{candidate}.json', record)}", flush=True)
 
 
-def tuning_score(metrics: dict) -> float:
-    return round(statistics.fmean(metrics[k]["mean"] for k in SCORE), 4)
+def tuning_score(model: str, metrics: dict) -> float:
+    keys = SCORE + (CODE_SCORE if model == "rwae_weak" else ())
+    return round(statistics.fmean(metrics[k]["mean"] for k in keys), 4)
 
 
 def tuning_records(model: str) -> dict[str, dict]:
@@ -159,7 +163,7 @@ def chosen(model: str) -> tuple[str, dict[str, float]]:
             f"{model}: not tuned yet ({', '.join(missing)} missing): "
             f"run `python studies/compare.py tune {model}` first"
         )
-    scores = {c: r["score"] for c, r in records.items()}
+    scores = {c: tuning_score(model, r["metrics"]) for c, r in records.items()}
     return max(scores, key=scores.get), scores
 
 
