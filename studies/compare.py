@@ -487,7 +487,11 @@ def list_models() -> None:
         print(f"{name}: {label}; {' '.join(sets) or '(the preset)'}")
         scored = tuning_records(name)
         for candidate, cand_sets in CANDIDATES[name].items():
-            score = f"val score {scored[candidate]['score']:.4f}" if candidate in scored else "-"
+            score = (
+                f"val score {tuning_score(name, scored[candidate]['metrics']):.4f}"
+                if candidate in scored
+                else "-"
+            )
             print(f"  {candidate:30s} {score:18s} {' '.join(cand_sets)}")
         seeds = [r["seed"] for r in seed_records(name)]
         print(f"  test seeds done: {seeds or 'none'}")
