@@ -78,6 +78,8 @@ CANDIDATES: dict[str, dict[str, list[str]]] = {
         "beta_1": betas(1.0),
         "beta_10": betas(10.0),
         "beta_100": betas(100.0),
+        # a partial optimizer section takes OptimizerConfig's betas (0.9, 0.999), not the critics'
+        # default (0.5, 0.999): this candidate's critics moved both (the chosen one, on val)
         "beta_10_critic_lr_1e-4": [*betas(10.0), "train.critic_optimizer.lr=0.0001"],
     },
     "dsvae": {
