@@ -222,6 +222,8 @@ def rows() -> tuple[list[dict], list[tuple]]:
         if seeds:
             costs = [r["cost"] for r in seeds]
             cost = {**costs[0], "cpu_hours": mean_or_none([c["cpu_hours"] for c in costs])}
+            threads = sorted({r["training"]["machine"]["threads"] for r in seeds})
+            cost["threads"] = "/".join(map(str, threads))  # the seeds' torch threads
             count = f"{len(seeds)} seed{'s' if len(seeds) > 1 else ''}"
             label = f"{label} ({count}, `{seeds[0]['candidate']}`)"
             records.append({**seeds[0], "label": label})
@@ -315,8 +317,11 @@ def separated(table: list[tuple], keys: tuple[str, ...]) -> list[str]:
 
 
 def cpu_hours(c: dict) -> str:
+    """CPU-hours, with the threads the run used when recorded (one thread spends less CPU time per
+    step than two: compare costs at equal threads)."""
     if c["cpu_hours"] is not None:
-        return f"{c['cpu_hours']:.2f}"
+        threads = f" ({c['threads']} thr.)" if c.get("threads") else ""
+        return f"{c['cpu_hours']:.2f}{threads}"
     return f"≤ {c['wall_hours'] * c['threads']:.2f} (wall × {c['threads']} threads)"
 
 
