@@ -1,5 +1,8 @@
 """Every preset loads, rejects unknown keys, and trains a couple of steps with small overrides."""
 
+import json
+from dataclasses import asdict
+from importlib.resources import files
 from pathlib import Path
 
 import pytest
@@ -52,3 +55,14 @@ def test_unknown_keys_and_bad_files(tmp_path):
         load_config(tmp_path / "missing.yaml")
     with pytest.raises(ConfigError, match="batch_size must be >= 2"):
         load_config(None, ["train.batch_size=1"])
+
+
+@pytest.mark.parametrize(
+    ("name", "preset"), [("default", "sprites_cpu"), ("weak", "sprites_rwae_weak")]
+)
+def test_shipped_models_come_from_their_presets(name, preset):
+    """The built-in model's architecture and objective are its preset's, as resolved today."""
+    shipped = files("rwae.models") / "shipped" / name / "config.json"
+    config = load_config(Path(__file__).resolve().parents[1] / "configs" / f"{preset}.yaml")
+    resolved = json.loads(json.dumps(asdict(config.model)))  # tuples as the file's lists
+    assert json.loads(shipped.read_text())["model"] == resolved
