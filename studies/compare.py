@@ -134,15 +134,15 @@ def tune(model: str, candidates: list[str], steps: int | None, repeats: int, run
             "overrides": sets,
             "base": BASE,
             "seed": 0,
-            "score": tuning_score(model, shared["metrics"]),
+            "score": tuning_score(shared["metrics"]),
             **shared,
             "command": " ".join(["python", "studies/compare.py", *sys.argv[1:]]),
         }
         print(f"wrote {write(TUNING / model / f'{candidate}.json', record)}", flush=True)
 
 
-def tuning_score(model: str, metrics: dict) -> float:
-    keys = SCORE + (CODE_SCORE if model == "rwae_weak" else ())
+def tuning_score(metrics: dict) -> float:
+    keys = SCORE + (CODE_SCORE if "action_cluster_acc" in metrics else ())  # a model with a code
     return round(statistics.fmean(metrics[k]["mean"] for k in keys), 4)
 
 
@@ -165,7 +165,7 @@ def chosen(model: str) -> tuple[str, dict[str, float]]:
             f"{model}: not tuned yet ({', '.join(missing)} missing): "
             f"run `python studies/compare.py tune {model}` first"
         )
-    scores = {c: tuning_score(model, r["metrics"]) for c, r in records.items()}
+    scores = {c: tuning_score(r["metrics"]) for c, r in records.items()}
     return max(scores, key=scores.get), scores
 
 
@@ -317,8 +317,7 @@ def separated(table: list[tuple], keys: tuple[str, ...]) -> list[str]:
 
 
 def cpu_hours(c: dict) -> str:
-    """CPU-hours, with the threads the run used when recorded (one thread spends less CPU time per
-    step than two: compare costs at equal threads)."""
+    """CPU-hours, with the threads the run used when recorded (compare costs at equal threads)."""
     if c["cpu_hours"] is not None:
         threads = f" ({c['threads']} thr.)" if c.get("threads") else ""
         return f"{c['cpu_hours']:.2f}{threads}"
@@ -495,7 +494,7 @@ def list_models() -> None:
         scored = tuning_records(name)
         for candidate, cand_sets in CANDIDATES[name].items():
             score = (
-                f"val score {tuning_score(name, scored[candidate]['metrics']):.4f}"
+                f"val score {tuning_score(scored[candidate]['metrics']):.4f}"
                 if candidate in scored
                 else "-"
             )
