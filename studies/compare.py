@@ -78,9 +78,12 @@ CANDIDATES: dict[str, dict[str, list[str]]] = {
         "beta_1": betas(1.0),
         "beta_10": betas(10.0),
         "beta_100": betas(100.0),
-        # a partial optimizer section takes OptimizerConfig's betas (0.9, 0.999), not the critics'
-        # default (0.5, 0.999): this candidate's critics moved both (the chosen one, on val)
-        "beta_10_critic_lr_1e-4": [*betas(10.0), "train.critic_optimizer.lr=0.0001"],
+        # the critics' Adam moved both: lr 5e-4 -> 1e-4 and β1 0.5 -> 0.9 (the chosen one, on val)
+        "beta_10_critic_lr_1e-4": [
+            *betas(10.0),
+            "train.critic_optimizer.lr=0.0001",
+            "train.critic_optimizer.betas=[0.9,0.999]",
+        ],
     },
     "dsvae": {
         "kl_0.25": betas(0.25),

@@ -57,6 +57,22 @@ def test_unknown_keys_and_bad_files(tmp_path):
         load_config(None, ["train.batch_size=1"])
 
 
+def test_a_partial_section_keeps_its_fields_own_defaults(tmp_path):
+    # the critics' Adam defaults to betas (0.5, 0.999); setting only its lr must not reset them to
+    # the generator's (0.9, 0.999), from an override or from a file
+    critic = load_config(None, ["train.critic_optimizer.lr=0.0001"]).train.critic_optimizer
+    assert (critic.lr, critic.betas) == (0.0001, [0.5, 0.999])
+    partial = tmp_path / "partial.yaml"
+    partial.write_text("train:\n  critic_optimizer: {weight_decay: 0.1}\n  bf16: true\n")
+    config = load_config(partial)
+    assert (config.train.critic_optimizer.lr, config.train.critic_optimizer.betas) == (
+        0.0005,
+        [0.5, 0.999],
+    )
+    assert config.train.precision == "bf16"  # the older switch still reads into `precision`
+    assert load_config(None, ["train.optimizer.lr=0.01"]).train.optimizer.betas == [0.9, 0.999]
+
+
 @pytest.mark.parametrize(
     ("name", "preset"), [("default", "sprites_cpu"), ("weak", "sprites_rwae_weak")]
 )
