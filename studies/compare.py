@@ -224,9 +224,14 @@ def rows() -> tuple[list[dict], list[tuple]]:
         seeds = seed_records(name)
         if seeds:
             costs = [r["cost"] for r in seeds]
-            cost = {**costs[0], "cpu_hours": mean_or_none([c["cpu_hours"] for c in costs])}
             threads = sorted({r["training"]["machine"]["threads"] for r in seeds})
-            cost["threads"] = "/".join(map(str, threads))  # the seeds' torch threads
+            cost = {
+                **costs[0],
+                "cpu_hours": mean_or_none([c["cpu_hours"] for c in costs]),
+                "wall_hours": mean_or_none([c["wall_hours"] for c in costs]),
+                "threads": max(threads),  # an upper bound on the CPUs any seed used
+                "threads_label": "/".join(map(str, threads)),  # the seeds' torch threads
+            }
             count = f"{len(seeds)} seed{'s' if len(seeds) > 1 else ''}"
             label = f"{label} ({count}, `{seeds[0]['candidate']}`)"
             records.append({**seeds[0], "label": label})
@@ -322,7 +327,8 @@ def separated(table: list[tuple], keys: tuple[str, ...]) -> list[str]:
 def cpu_hours(c: dict) -> str:
     """CPU-hours, with the threads the run used when recorded (compare costs at equal threads)."""
     if c["cpu_hours"] is not None:
-        threads = f" ({c['threads']} thr.)" if c.get("threads") else ""
+        label = c.get("threads_label", c.get("threads"))
+        threads = f" ({label} thr.)" if label else ""
         return f"{c['cpu_hours']:.2f}{threads}"
     return f"≤ {c['wall_hours'] * c['threads']:.2f} (wall × {c['threads']} threads)"
 
