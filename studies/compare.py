@@ -58,12 +58,12 @@ MODELS: dict[str, tuple[str, list[str]]] = {
     "rwae_weak": ("R-WAE (MMD), weak supervision (9 actions)", BALANCED_CODE),
 }
 
-# the names the reading uses
+# model -> the name the reading uses
 SHORT = {
-    MODELS["rwae_mmd"][0]: "R-WAE (MMD)",
-    MODELS["rwae_gan"][0]: "R-WAE (GAN)",
-    MODELS["dsvae"][0]: "DSVAE",
-    MODELS["rwae_weak"][0]: "weak",
+    "rwae_mmd": "R-WAE (MMD)",
+    "rwae_gan": "R-WAE (GAN)",
+    "dsvae": "DSVAE",
+    "rwae_weak": "weak",
 }
 
 
@@ -224,9 +224,9 @@ def seed_records(model: str) -> list[dict]:
 
 
 def rows() -> tuple[list[dict], list[tuple]]:
-    """The records shown and one (label, metrics, cost, eval) row per model: over its seeds when it
-    has them, else its older one-seed record; the built-in models last (from their own results
-    files)."""
+    """The records shown and one (label, metrics, cost, eval, short name) row per model: over its
+    seeds when it has them, else its older one-seed record; the built-in models last (from their
+    own results files)."""
     records, table = [], []
     for name, (label, _) in MODELS.items():
         seeds = seed_records(name)
@@ -243,12 +243,18 @@ def rows() -> tuple[list[dict], list[tuple]]:
             count = f"{len(seeds)} seed{'s' if len(seeds) > 1 else ''}"
             label = f"{label} ({count}, `{seeds[0]['candidate']}`)"
             records.append({**seeds[0], "label": label})
-            table.append((label, over_seeds(seeds), cost, seeds[0]["eval"]))
+            table.append((label, over_seeds(seeds), cost, seeds[0]["eval"], SHORT[name]))
         elif (RESULTS / f"{name}.json").is_file():
             r = json.loads((RESULTS / f"{name}.json").read_text())
             records.append(r)
             table.append(
-                (f"{label} (one seed, older protocol)", r["metrics"], r["cost"], r["eval"])
+                (
+                    f"{label} (one seed, older protocol)",
+                    r["metrics"],
+                    r["cost"],
+                    r["eval"],
+                    SHORT[name],
+                )
             )
     for results in sorted(SHIPPED.glob("*/results.json")):
         shipped = json.loads(results.read_text())
@@ -260,7 +266,7 @@ def rows() -> tuple[list[dict], list[tuple]]:
         start = shipped.get("dynamic_start_components") or config.get("dynamic_start_components")
         fitted = f", samples start from a {start}-way mixture" if start else ""
         label = f"built-in `{results.parent.name}` (run `{run}`, batch {training['batch_size']}{fitted})"
-        table.append((label, shipped["metrics"], cost, shipped["eval"]))
+        table.append((label, shipped["metrics"], cost, shipped["eval"], label))
     if not table:
         raise SystemExit(
             f"no results in {RESULTS}: run `python studies/compare.py tune MODEL` first"
@@ -318,10 +324,8 @@ def reading(table: list[tuple]) -> str:
 def separated(table: list[tuple], keys: tuple[str, ...]) -> list[str]:
     """The differences between models with seeds that exceed the seed spread (|Δ mean| larger than
     the sum of the two seed stds): one line per metric, each pair as higher > lower."""
-    with_seeds = [  # a spread needs two seeds at least; the model's short name
-        (SHORT.get(label.rsplit(" (", 1)[0], label), m)
-        for label, m, *_ in table
-        if any(v.get("seeds", 0) > 1 for v in m.values())
+    with_seeds = [  # a spread needs two seeds at least
+        (short, m) for _, m, *_, short in table if any(v.get("seeds", 0) > 1 for v in m.values())
     ]
     lines = []
     for key in keys:
@@ -363,7 +367,7 @@ def render_readme() -> str:
         "| samples' action consistency | CPU-hours |",
         "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
-    for label, m, c, _ in table:
+    for label, m, c, *_ in table:
         lines.append(
             f"| {label} | {cell(m, 'action_acc', 100)} | {cell(m, 'attribute_acc', 100)} "
             f"| {cell(m, 'inception_score', 1, 3)} | {cell(m, 'h_y_given_x', 1, 3)} "
@@ -398,7 +402,7 @@ def render_detail() -> str:
         "| recon MSE | cost: CPU-h / steps / sequences | judge acc. (action) |",
         "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
-    for label, m, c, evaluation in table:
+    for label, m, c, evaluation, _ in table:
         accuracy = evaluation["judge"]["test_accuracy"]["accuracy.action"]
         swap = f"{cell(m, 'swap_action_acc', 100)} / {cell(m, 'swap_attribute_acc', 100)}"
         lines.append(
@@ -439,8 +443,8 @@ def protocol_note(table: list[tuple]) -> str:
     """What the ± means, for the rows shown."""
     seeded = any("draw_std" in v for _, m, *_ in table for v in m.values())
     older = any(not any("draw_std" in v for v in m.values()) for _, m, *_ in table)
-    steps = "/".join(map(str, sorted({c["steps"] for _, _, c, _ in table})))
-    sizes = "/".join(map(str, sorted({e["num_sequences"] for *_, e in table})))
+    steps = "/".join(map(str, sorted({c["steps"] for _, _, c, *_ in table})))
+    sizes = "/".join(map(str, sorted({e["num_sequences"] for _, _, _, e, _ in table})))
     parts = [
         f"{steps} steps of the CPU preset; `rwae eval` on the whole test split ({sizes} sequences)."
     ]

@@ -400,22 +400,22 @@ def from_dict(cls: type, raw: dict, prefix: str = ""):
     if cls in OLD_KEYS:
         raw = OLD_KEYS[cls](raw, prefix)
     hints = typing.get_type_hints(cls)
-    fields = {f.name for f in dataclasses.fields(cls)}
-    unknown = sorted(set(raw) - fields)
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    unknown = sorted(set(raw) - set(fields))
     if unknown:
         raise ConfigError(
             f"unknown config key(s) {', '.join(prefix + k for k in unknown)}; valid keys: {', '.join(sorted(fields))}"
         )
     kwargs = {
-        k: _check_type(prefix + k, _onto_field_default(cls, k, v), hints[k]) for k, v in raw.items()
+        k: _check_type(prefix + k, _onto_field_default(fields[k], v), hints[k])
+        for k, v in raw.items()
     }
     return cls(**kwargs)
 
 
-def _onto_field_default(cls: type, name: str, value: Any) -> Any:
+def _onto_field_default(spec: dataclasses.Field, value: Any) -> Any:
     """A partial section read on top of its field's own default where that differs from its class's
     defaults: `critic_optimizer: {lr: 1e-4}` keeps the critics' betas (0.5, 0.999), not Adam's."""
-    (spec,) = [f for f in dataclasses.fields(cls) if f.name == name]
     if not isinstance(value, dict) or spec.default_factory is dataclasses.MISSING:
         return value
     default = spec.default_factory()
